@@ -1,0 +1,246 @@
+//! Standard contact fields and how spreadsheet headers are recognised as them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::spec::{Target, MAX_SECONDARY_PHONES};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Field {
+    Phone,
+    FirstName,
+    LastName,
+    /// A full name, split into first and last where those are empty.
+    Name,
+    Email,
+    Company,
+    Address,
+    City,
+    State,
+    Zip,
+    Country,
+    Timezone,
+    Tags,
+    ContactId,
+    Priority,
+    ScheduledAt,
+    /// A JSON object of free custom values.
+    Data,
+    Consent,
+}
+
+impl Field {
+    pub const ALL: [Field; 18] = [
+        Field::Phone,
+        Field::FirstName,
+        Field::LastName,
+        Field::Name,
+        Field::Email,
+        Field::Company,
+        Field::Address,
+        Field::City,
+        Field::State,
+        Field::Zip,
+        Field::Country,
+        Field::Timezone,
+        Field::Tags,
+        Field::ContactId,
+        Field::Priority,
+        Field::ScheduledAt,
+        Field::Data,
+        Field::Consent,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Phone => "phone",
+            Field::FirstName => "first_name",
+            Field::LastName => "last_name",
+            Field::Name => "name",
+            Field::Email => "email",
+            Field::Company => "company",
+            Field::Address => "address",
+            Field::City => "city",
+            Field::State => "state",
+            Field::Zip => "zip",
+            Field::Country => "country",
+            Field::Timezone => "timezone",
+            Field::Tags => "tags",
+            Field::ContactId => "contact_id",
+            Field::Priority => "priority",
+            Field::ScheduledAt => "scheduled_at",
+            Field::Data => "data",
+            Field::Consent => "consent",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Field> {
+        Field::ALL.into_iter().find(|field| field.name() == name)
+    }
+
+    /// Header spellings that mean this field, in normalised form, best first.
+    fn synonyms(self) -> &'static [&'static str] {
+        match self {
+            Field::Phone => &[
+                "phone",
+                "phone number",
+                "mobile",
+                "cell",
+                "mobile phone",
+                "telephone",
+                "tel",
+                "phonenumber",
+                "mobile number",
+                "cell phone",
+                "telephone number",
+                "primary phone",
+                "contact number",
+            ],
+            Field::FirstName => &["first name", "firstname", "first", "given name", "forename"],
+            Field::LastName => &["last name", "lastname", "surname", "family name", "last"],
+            Field::Name => &["name", "full name", "fullname", "contact name"],
+            Field::Email => &["email", "email address", "e mail", "e mail address"],
+            Field::Company => &["company", "company name", "organization", "organisation"],
+            Field::Address => &["address", "street", "street address", "address line 1"],
+            Field::City => &["city", "town"],
+            Field::State => &["state", "province", "state province"],
+            Field::Zip => &["zip", "postal code", "postcode", "zip code", "zipcode", "post code"],
+            Field::Country => &["country"],
+            Field::Timezone => &["timezone", "time zone", "tz"],
+            Field::Tags => &["tags", "tag", "labels"],
+            Field::ContactId => &["contactid", "contact id", "external id", "crm id", "externalid"],
+            Field::Priority => &["priority"],
+            Field::ScheduledAt => &["scheduledat", "scheduled at", "scheduled time"],
+            Field::Data => &["data"],
+            Field::Consent => &["consent", "opted in", "opt in", "optin", "consent given"],
+        }
+    }
+}
+
+/// Trims, folds case and treats space, `_` and `-` alike, so that
+/// "First_Name", "first-name" and " FIRST NAME " compare equal.
+pub fn normalise_header(header: &str) -> String {
+    let mut out = String::with_capacity(header.len());
+    for word in header
+        .trim()
+        .split(|c: char| c.is_whitespace() || c == '_' || c == '-')
+        .filter(|word| !word.is_empty())
+    {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.extend(word.chars().flat_map(char::to_lowercase));
+    }
+    out
+}
+
+/// The custom-field key for a header: lower case, words joined by `_`.
+pub fn custom_key(header: &str) -> String {
+    let mut key = String::with_capacity(header.len());
+    for c in header.trim().chars().flat_map(char::to_lowercase) {
+        if c.is_alphanumeric() {
+            key.push(c);
+        } else if !key.is_empty() && !key.ends_with('_') {
+            key.push('_');
+        }
+    }
+    while key.ends_with('_') {
+        key.pop();
+    }
+    key
+}
+
+/// What auto-detection makes of a header, with its rank among the synonyms
+/// (0 is the plainest spelling), or None for a column it does not recognise.
+pub fn detect_target(header: &str) -> Option<(Target, usize)> {
+    let normalised = normalise_header(header);
+    for field in Field::ALL {
+        if let Some(rank) = field.synonyms().iter().position(|s| *s == normalised) {
+            return Some((Target::Field(field), rank));
+        }
+    }
+    detect_secondary(&normalised).map(|target| (target, 0))
+}
+
+/// `secondary_phone_N` and `secondary_N_<field>` columns.
+fn detect_secondary(normalised: &str) -> Option<Target> {
+    let rest = normalised.strip_prefix("secondary ")?;
+    let number = |digits: &str| -> Option<u8> {
+        digits
+            .parse::<u8>()
+            .ok()
+            .filter(|n| (1..=MAX_SECONDARY_PHONES).contains(n))
+    };
+    if let Some(digits) = rest.strip_prefix("phone ") {
+        return number(digits).map(Target::SecondaryPhone);
+    }
+    let (digits, field) = rest.split_once(' ')?;
+    let key = custom_key(field);
+    (!key.is_empty())
+        .then_some(())
+        .and(number(digits))
+        .map(|n| Target::SecondaryField(n, key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalising_treats_separators_and_case_alike() {
+        for header in ["First_Name", "first-name", "  FIRST   NAME ", "first name"] {
+            assert_eq!(normalise_header(header), "first name");
+        }
+        assert_eq!(normalise_header("contactId"), "contactid");
+    }
+
+    #[test]
+    fn synonyms_from_the_issue_are_detected() {
+        let cases = [
+            ("Phone Number", Field::Phone),
+            ("Mobile Phone", Field::Phone),
+            ("TEL", Field::Phone),
+            ("Given Name", Field::FirstName),
+            ("Surname", Field::LastName),
+            ("Family-Name", Field::LastName),
+            ("Full Name", Field::Name),
+            ("E-mail", Field::Email),
+            ("Postal Code", Field::Zip),
+            ("contactId", Field::ContactId),
+            ("CRM ID", Field::ContactId),
+            ("scheduledAt", Field::ScheduledAt),
+            ("Opt-In", Field::Consent),
+            ("Opted In", Field::Consent),
+            ("Time Zone", Field::Timezone),
+        ];
+        for (header, field) in cases {
+            assert_eq!(detect_target(header).map(|(t, _)| t), Some(Target::Field(field)), "{header}");
+        }
+        assert_eq!(detect_target("Lead Source"), None);
+    }
+
+    #[test]
+    fn plain_spelling_ranks_first() {
+        assert_eq!(detect_target("phone").unwrap().1, 0);
+        assert!(detect_target("cell").unwrap().1 > 0);
+    }
+
+    #[test]
+    fn secondary_columns_are_detected() {
+        assert_eq!(detect_target("secondary_phone_2").unwrap().0, Target::SecondaryPhone(2));
+        assert_eq!(
+            detect_target("Secondary 1 Role").unwrap().0,
+            Target::SecondaryField(1, "role".into())
+        );
+        assert_eq!(detect_target("secondary_phone_0"), None);
+        assert_eq!(detect_target("secondary_phone_11"), None);
+    }
+
+    #[test]
+    fn custom_keys_are_snake_case() {
+        assert_eq!(custom_key("Lead Source"), "lead_source");
+        assert_eq!(custom_key("  Insurance-Type (2024) "), "insurance_type_2024");
+        assert_eq!(custom_key("Código Postal"), "código_postal");
+        assert_eq!(custom_key("***"), "");
+    }
+}

@@ -1,0 +1,24 @@
+//! The contact-import rules, shared by the Lambdas, the CLI and the tests.
+//!
+//! A file goes through [`engine::ContactFile::open`] (encoding, delimiter,
+//! header, column plan), then each record through [`row::RowValidator`] and
+//! [`engine::Screen`]; rejected rows become lines of a [`report`].
+//! Nothing here knows about AWS.
+
+pub mod contact;
+pub mod engine;
+pub mod headers;
+pub mod input;
+pub mod outcome;
+pub mod phone;
+pub mod plan;
+pub mod refusal;
+pub mod report;
+pub mod row;
+pub mod spec;
+
+pub use contact::Contact;
+pub use engine::{ContactFile, FileFacts, RowOutcome, Screen};
+pub use outcome::{ErrorCode, Rejection, Tally, WriteOutcome};
+pub use refusal::Refusal;
+pub use spec::ImportSpec;

@@ -1,0 +1,138 @@
+//! The error report: one line per rejected row, with the original values,
+//! safe to open in a spreadsheet and fit to upload again once fixed.
+
+use std::borrow::Cow;
+use std::io::Write;
+
+use crate::outcome::Rejection;
+
+/// The columns a report puts before the file's own columns.
+pub const REPORT_COLUMNS: [&str; 4] = ["row", "error_code", "error_message", "guidance"];
+
+/// Cells starting with these are read as formulas by spreadsheets (OWASP CSV injection).
+fn starts_formula(cell: &str) -> bool {
+    matches!(cell.as_bytes().first(), Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r'))
+}
+
+/// Whether a cell gets a leading `'`. Cells that already start with `'`
+/// before such a character get one too, so that reading back is exact.
+fn needs_quote_prefix(cell: &str) -> bool {
+    starts_formula(cell) || cell.strip_prefix('\'').is_some_and(needs_quote_prefix)
+}
+
+/// Makes a cell inert in spreadsheets by prefixing `'`.
+pub fn neutralise(cell: &str) -> Cow<'_, str> {
+    if needs_quote_prefix(cell) {
+        Cow::Owned(format!("'{cell}"))
+    } else {
+        Cow::Borrowed(cell)
+    }
+}
+
+/// Undoes [`neutralise`]; applied to the cells of a report uploaded again.
+pub fn restore(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if needs_quote_prefix(rest) => rest,
+        _ => cell,
+    }
+}
+
+/// Writes a report to any byte sink: a file, a buffer, an upload part.
+pub struct ReportWriter<W: Write> {
+    writer: csv::Writer<W>,
+    rows: u64,
+}
+
+impl<W: Write> ReportWriter<W> {
+    /// Starts a report whose original columns are `headers`.
+    pub fn new(sink: W, headers: &[String]) -> csv::Result<Self> {
+        let mut report = ReportWriter::without_header(sink);
+        report.write_cells(
+            REPORT_COLUMNS
+                .iter()
+                .copied()
+                .chain(headers.iter().map(String::as_str)),
+        )?;
+        Ok(report)
+    }
+
+    /// A report part that continues another report, as the pipeline's chunks write.
+    pub fn without_header(sink: W) -> Self {
+        ReportWriter {
+            // Rows with extra values keep them, so records may be longer than the header.
+            writer: csv::WriterBuilder::new().flexible(true).from_writer(sink),
+            rows: 0,
+        }
+    }
+
+    pub fn write(&mut self, rejection: &Rejection) -> csv::Result<()> {
+        let row = rejection.row.to_string();
+        let fixed = [
+            row.as_str(),
+            rejection.code.as_str(),
+            rejection.message.as_str(),
+            rejection.guidance.as_str(),
+        ];
+        self.write_cells(
+            fixed
+                .into_iter()
+                .chain(rejection.values.iter().map(String::as_str)),
+        )?;
+        self.rows += 1;
+        Ok(())
+    }
+
+    fn write_cells<'c>(&mut self, cells: impl Iterator<Item = &'c str>) -> csv::Result<()> {
+        self.writer
+            .write_record(cells.map(|cell| neutralise(cell).into_owned()))
+    }
+
+    /// Rejected rows written so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    pub fn finish(self) -> std::io::Result<W> {
+        self.writer
+            .into_inner()
+            .map_err(|e| std::io::Error::other(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::ErrorCode;
+
+    #[test]
+    fn formula_cells_are_neutralised_and_restored_exactly() {
+        for cell in ["=1+1", "+14155552671", "-5", "@SUM(A1)", "\tx", "\rx", "'=already", "''+x", "plain", "'quoted", "", "'"] {
+            let safe = neutralise(cell);
+            assert!(!starts_formula(&safe), "{cell:?} -> {safe:?}");
+            assert_eq!(restore(&safe), cell, "{cell:?}");
+        }
+        assert_eq!(neutralise("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(neutralise("Ann"), "Ann");
+    }
+
+    #[test]
+    fn report_has_fixed_columns_then_the_originals() {
+        let mut report = ReportWriter::new(Vec::new(), &["phone".into(), "=name".into()]).unwrap();
+        report
+            .write(&Rejection {
+                row: 7,
+                code: ErrorCode::InvalidPhone,
+                column: Some("phone".into()),
+                message: "bad".into(),
+                guidance: "fix it".into(),
+                values: vec!["+1 555".into(), "=cmd|' /C calc'!A0".into(), "extra".into()],
+            })
+            .unwrap();
+        assert_eq!(report.rows(), 1);
+        let text = String::from_utf8(report.finish().unwrap()).unwrap();
+        assert_eq!(
+            text,
+            "row,error_code,error_message,guidance,phone,'=name\n7,invalid_phone,bad,fix it,'+1 555,'=cmd|' /C calc'!A0,extra\n"
+        );
+    }
+}

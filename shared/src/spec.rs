@@ -1,0 +1,539 @@
+//! The import spec: what the user asks of one import, read from JSON.
+//!
+//! Every key is optional; unknown keys and bad values are refused with an
+//! error that names the key and, where there is a fixed set, the allowed values.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use rlibphonenumber::{Region, PHONE_NUMBER_UTIL};
+use serde::{Deserialize, Serialize};
+
+use crate::headers::{custom_key, Field};
+
+/// Secondary numbers per contact, as the leads importers in the field allow.
+pub const MAX_SECONDARY_PHONES: u8 = 10;
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    #[serde(default)]
+    pub destination: Destination,
+    #[serde(default)]
+    pub duplicates: DuplicateMode,
+    #[serde(default)]
+    pub default_country: Country,
+    /// Header → target, overriding auto-detection for that column.
+    #[serde(default)]
+    pub mapping: BTreeMap<String, Target>,
+    #[serde(default)]
+    pub unmapped: Unmapped,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent_column: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// The tenant's typed custom fields, by custom key.
+    #[serde(default)]
+    pub fields: BTreeMap<String, FieldRule>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", try_from = "DestinationKeys")]
+pub enum Destination {
+    /// An outbound campaign.
+    Campaign { id: String },
+    /// An inbound agent's contact lookup.
+    Agent { id: String },
+    /// The tenant-wide contacts.
+    #[default]
+    Contacts,
+    /// A new dial list.
+    List { name: String, dial_mode: DialMode },
+}
+
+/// The destination as written, read flat so that errors keep their key path.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DestinationKeys {
+    #[serde(rename = "type")]
+    kind: DestinationKind,
+    id: Option<String>,
+    name: Option<String>,
+    dial_mode: Option<DialMode>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum DestinationKind {
+    Campaign,
+    Agent,
+    Contacts,
+    List,
+}
+
+impl TryFrom<DestinationKeys> for Destination {
+    type Error = String;
+
+    fn try_from(keys: DestinationKeys) -> Result<Self, Self::Error> {
+        let unexpected = |key: &str, kind: &str| format!("`{key}` does not apply to a {kind} destination");
+        match keys {
+            DestinationKeys { kind: DestinationKind::Campaign | DestinationKind::Agent, name: Some(_), .. } => {
+                Err(unexpected("name", "campaign or agent"))
+            }
+            DestinationKeys { kind: DestinationKind::Campaign | DestinationKind::Agent, dial_mode: Some(_), .. } => {
+                Err(unexpected("dial_mode", "campaign or agent"))
+            }
+            DestinationKeys { kind: DestinationKind::Campaign, id, .. } => id
+                .map(|id| Destination::Campaign { id })
+                .ok_or_else(|| "a campaign destination needs an `id`".to_owned()),
+            DestinationKeys { kind: DestinationKind::Agent, id, .. } => id
+                .map(|id| Destination::Agent { id })
+                .ok_or_else(|| "an agent destination needs an `id`".to_owned()),
+            DestinationKeys { kind: DestinationKind::Contacts, id: None, name: None, dial_mode: None } => {
+                Ok(Destination::Contacts)
+            }
+            DestinationKeys { kind: DestinationKind::Contacts, .. } => {
+                Err("a contacts destination takes no `id`, `name` or `dial_mode`".to_owned())
+            }
+            DestinationKeys { kind: DestinationKind::List, id: Some(_), .. } => Err(unexpected("id", "list")),
+            DestinationKeys { kind: DestinationKind::List, name, dial_mode, .. } => match (name, dial_mode) {
+                (Some(name), Some(dial_mode)) => Ok(Destination::List { name, dial_mode }),
+                _ => Err("a list destination needs a `name` and a `dial_mode` (ai or manual)".to_owned()),
+            },
+        }
+    }
+}
+
+impl Destination {
+    /// The scope inside a tenant within which a phone number is unique.
+    pub fn scope(&self) -> String {
+        match self {
+            Destination::Campaign { id } => format!("campaign:{id}"),
+            Destination::Agent { id } => format!("agent:{id}"),
+            Destination::Contacts => "contacts".to_owned(),
+            Destination::List { name, .. } => format!("list:{name}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DialMode {
+    Ai,
+    Manual,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DuplicateMode {
+    /// A number already in the destination is skipped.
+    #[default]
+    Skip,
+    /// The existing contact is refreshed: file values win, tags are merged.
+    Update,
+    /// Always a new contact, as outbound campaigns allow.
+    Create,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unmapped {
+    /// Unmapped columns become custom fields keyed by their normalised header.
+    #[default]
+    Custom,
+    Ignore,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldRule {
+    #[serde(rename = "type")]
+    pub kind: FieldKind,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_len: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldKind {
+    Text,
+    Number,
+    Boolean,
+    Date,
+}
+
+impl FieldKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            FieldKind::Text => "text",
+            FieldKind::Number => "number",
+            FieldKind::Boolean => "boolean",
+            FieldKind::Date => "date",
+        }
+    }
+}
+
+/// The region used for numbers written without a country code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Country {
+    code: [u8; 2],
+}
+
+impl Country {
+    pub fn region(self) -> Region {
+        self.as_str()
+            .parse()
+            .expect("a Country is only built from a supported region")
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.code).expect("country codes are ASCII")
+    }
+}
+
+impl Default for Country {
+    fn default() -> Self {
+        Country { code: *b"US" }
+    }
+}
+
+impl TryFrom<String> for Country {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        let upper = value.trim().to_ascii_uppercase();
+        let supported = upper.len() == 2
+            && upper
+                .parse::<Region>()
+                .ok()
+                .and_then(|region| PHONE_NUMBER_UTIL.get_country_code_for_region(region))
+                .is_some();
+        if !supported {
+            return Err(format!(
+                "`{value}` is not a supported ISO 3166 alpha-2 country code (for example US, GB, DE, FR, ES, IT, BR, IN)"
+            ));
+        }
+        let bytes = upper.as_bytes();
+        Ok(Country {
+            code: [bytes[0], bytes[1]],
+        })
+    }
+}
+
+impl From<Country> for String {
+    fn from(country: Country) -> Self {
+        country.as_str().to_owned()
+    }
+}
+
+/// Where a column's values go.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Target {
+    Field(Field),
+    Custom(String),
+    SecondaryPhone(u8),
+    SecondaryField(u8, String),
+    Ignore,
+}
+
+impl TryFrom<String> for Target {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        let text = value.trim();
+        if text == "ignore" {
+            return Ok(Target::Ignore);
+        }
+        if let Some(key) = text
+            .strip_prefix("custom:")
+            .or_else(|| text.strip_prefix("cf:"))
+        {
+            let key = custom_key(key);
+            return if key.is_empty() {
+                Err(format!("`{value}` has an empty custom key; write custom:<key>, for example custom:lead_source"))
+            } else {
+                Ok(Target::Custom(key))
+            };
+        }
+        if let Some(field) = Field::from_name(text) {
+            return Ok(Target::Field(field));
+        }
+        if let Some(target) = secondary_target(text) {
+            return target;
+        }
+        Err(format!(
+            "`{value}` is not a field; expected one of {}, secondary_phone_<n>, secondary_<n>_<key>, custom:<key> or ignore",
+            Field::ALL.map(Field::name).join(", ")
+        ))
+    }
+}
+
+fn secondary_target(text: &str) -> Option<Result<Target, String>> {
+    let rest = text.strip_prefix("secondary_")?;
+    let check = |digits: &str| -> Result<u8, String> {
+        match digits.parse::<u8>() {
+            Ok(n) if (1..=MAX_SECONDARY_PHONES).contains(&n) => Ok(n),
+            _ => Err(format!(
+                "`{text}`: secondary numbers go from 1 to {MAX_SECONDARY_PHONES}"
+            )),
+        }
+    };
+    if let Some(digits) = rest.strip_prefix("phone_") {
+        return Some(check(digits).map(Target::SecondaryPhone));
+    }
+    let (digits, key) = rest.split_once('_')?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let key = custom_key(key);
+    Some(check(digits).and_then(|n| {
+        if key.is_empty() {
+            Err(format!("`{text}` has an empty field name"))
+        } else {
+            Ok(Target::SecondaryField(n, key))
+        }
+    }))
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Field(field) => f.write_str(field.name()),
+            Target::Custom(key) => write!(f, "custom:{key}"),
+            Target::SecondaryPhone(n) => write!(f, "secondary_phone_{n}"),
+            Target::SecondaryField(n, key) => write!(f, "secondary_{n}_{key}"),
+            Target::Ignore => f.write_str("ignore"),
+        }
+    }
+}
+
+impl From<Target> for String {
+    fn from(target: Target) -> Self {
+        target.to_string()
+    }
+}
+
+/// A spec the importer cannot use, with the key at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("import spec: {key}: {message}")]
+pub struct SpecError {
+    pub key: String,
+    pub message: String,
+}
+
+impl SpecError {
+    fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        SpecError {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl ImportSpec {
+    /// Reads and checks a spec. The error names the key at fault.
+    pub fn from_json(text: &str) -> Result<ImportSpec, SpecError> {
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        let spec: ImportSpec = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+            let path = e.path().to_string();
+            let key = if path == "." { "(top level)".to_owned() } else { path };
+            let message = e.inner().to_string();
+            // serde_json appends " at line L column C"; the key is a better pointer.
+            let message = match message.rfind(" at line ") {
+                Some(cut) => message[..cut].to_owned(),
+                None => message,
+            };
+            SpecError::new(key, message)
+        })?;
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    /// Checks what serde cannot: identifiers, tags and field rules.
+    pub fn validate(&self) -> Result<(), SpecError> {
+        if let Some(tenant) = &self.tenant {
+            check_identifier("tenant", tenant)?;
+        }
+        match &self.destination {
+            Destination::Campaign { id } | Destination::Agent { id } => {
+                check_identifier("destination.id", id)?
+            }
+            Destination::List { name, .. } => {
+                let name = name.trim();
+                if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control)
+                {
+                    return Err(SpecError::new(
+                        "destination.name",
+                        "a list name is 1 to 200 printable characters",
+                    ));
+                }
+            }
+            Destination::Contacts => {}
+        }
+        if let Some(tag) = self.tags.iter().find(|tag| tag.trim().is_empty()) {
+            return Err(SpecError::new(
+                "tags",
+                format!("`{tag}` is empty; remove it or give it a name"),
+            ));
+        }
+        for (key, rule) in &self.fields {
+            let normalised = custom_key(key);
+            if normalised != *key {
+                return Err(SpecError::new(
+                    format!("fields.{key}"),
+                    format!("custom keys are lower case letters, digits and _; write `{normalised}`"),
+                ));
+            }
+            if rule.max_len == Some(0) {
+                return Err(SpecError::new(
+                    format!("fields.{key}.max_len"),
+                    "max_len must be at least 1",
+                ));
+            }
+        }
+        if let Some(column) = &self.consent_column {
+            if column.trim().is_empty() {
+                return Err(SpecError::new("consent_column", "an empty header; name the consent column or leave the key out"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Tenants and destination ids end up inside storage keys, so they are kept
+/// to a character set that cannot forge another key.
+pub fn check_identifier(key: &str, value: &str) -> Result<(), SpecError> {
+    let ok = !value.is_empty()
+        && value.len() <= 128
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(SpecError::new(
+            key,
+            format!("`{value}` must be 1 to 128 characters among letters, digits, '-', '_' and '.'"),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_of(json: &str) -> SpecError {
+        ImportSpec::from_json(json).expect_err("spec should be refused")
+    }
+
+    #[test]
+    fn empty_spec_takes_every_default() {
+        let spec = ImportSpec::from_json("{}").unwrap();
+        assert_eq!(spec.destination, Destination::Contacts);
+        assert_eq!(spec.duplicates, DuplicateMode::Skip);
+        assert_eq!(spec.default_country.as_str(), "US");
+        assert_eq!(spec.unmapped, Unmapped::Custom);
+        assert!(spec.tenant.is_none() && spec.tags.is_empty() && spec.mapping.is_empty());
+    }
+
+    #[test]
+    fn full_spec_reads_every_key() {
+        let spec = ImportSpec::from_json(
+            r#"{"tenant":"acme","destination":{"type":"list","name":"Spring leads","dial_mode":"manual"},
+                "duplicates":"update","default_country":"gb","mapping":{"Mobile":"phone","Src":"cf:Lead Source","Old":"ignore","Alt":"secondary_phone_2","Alt name":"secondary_2_name"},
+                "unmapped":"ignore","consent_column":"OK to call","tags":["spring"],
+                "fields":{"lead_source":{"type":"text","required":true,"max_len":20}}}"#,
+        )
+        .unwrap();
+        assert_eq!(spec.default_country.as_str(), "GB");
+        assert_eq!(spec.mapping["Mobile"], Target::Field(Field::Phone));
+        assert_eq!(spec.mapping["Src"], Target::Custom("lead_source".into()));
+        assert_eq!(spec.mapping["Alt"], Target::SecondaryPhone(2));
+        assert_eq!(spec.mapping["Alt name"], Target::SecondaryField(2, "name".into()));
+        assert_eq!(spec.destination.scope(), "list:Spring leads");
+        assert_eq!(spec.fields["lead_source"].max_len, Some(20));
+    }
+
+    #[test]
+    fn unknown_top_level_key_is_named() {
+        let e = error_of(r#"{"dupes":"skip"}"#);
+        assert!(e.to_string().contains("`dupes`"), "{e}");
+        assert!(e.to_string().contains("duplicates"), "lists allowed keys: {e}");
+    }
+
+    #[test]
+    fn bad_enum_value_names_key_and_allowed_values() {
+        let e = error_of(r#"{"duplicates":"merge"}"#);
+        assert_eq!(e.key, "duplicates");
+        assert!(e.message.contains("skip") && e.message.contains("update") && e.message.contains("create"), "{e}");
+        let e = error_of(r#"{"destination":{"type":"list","name":"x","dial_mode":"robot"}}"#);
+        assert_eq!(e.key, "destination.dial_mode");
+        assert!(e.message.contains("ai") && e.message.contains("manual"), "{e}");
+    }
+
+    #[test]
+    fn destination_needs_the_keys_of_its_type() {
+        let e = error_of(r#"{"destination":{"type":"campaign"}}"#);
+        assert_eq!(e.key, "destination");
+        assert!(e.message.contains("needs an `id`"), "{e}");
+        let e = error_of(r#"{"destination":{"type":"list","name":"x"}}"#);
+        assert!(e.message.contains("dial_mode"), "{e}");
+        let e = error_of(r#"{"destination":{"type":"group","id":"x"}}"#);
+        assert_eq!(e.key, "destination.type");
+        assert!(e.message.contains("campaign") && e.message.contains("list"), "{e}");
+        let spec = ImportSpec::from_json(r#"{"destination":{"type":"agent","id":"a1"}}"#).unwrap();
+        assert_eq!(serde_json::to_value(&spec.destination).unwrap(), serde_json::json!({"type":"agent","id":"a1"}));
+    }
+
+    #[test]
+    fn unknown_key_inside_destination_is_refused() {
+        let e = error_of(r#"{"destination":{"type":"campaign","id":"c1","colour":"red"}}"#);
+        assert!(e.to_string().contains("colour"), "{e}");
+    }
+
+    #[test]
+    fn bad_country_and_bad_target_are_explained() {
+        let e = error_of(r#"{"default_country":"XX"}"#);
+        assert_eq!(e.key, "default_country");
+        assert!(e.message.contains("ISO 3166"), "{e}");
+        let e = error_of(r#"{"mapping":{"Tel":"phon"}}"#);
+        assert_eq!(e.key, "mapping.Tel");
+        assert!(e.message.contains("first_name") && e.message.contains("custom:<key>"), "{e}");
+        let e = error_of(r#"{"mapping":{"Alt":"secondary_phone_11"}}"#);
+        assert!(e.message.contains("1 to 10"), "{e}");
+    }
+
+    #[test]
+    fn identifiers_cannot_forge_keys() {
+        let e = error_of(r##"{"destination":{"type":"campaign","id":"c1#tenant#other"}}"##);
+        assert_eq!(e.key, "destination.id");
+        let e = error_of(r#"{"tenant":"../other"}"#);
+        assert_eq!(e.key, "tenant");
+    }
+
+    #[test]
+    fn field_rules_are_checked() {
+        let e = error_of(r#"{"fields":{"Lead Source":{"type":"text"}}}"#);
+        assert!(e.message.contains("lead_source"), "{e}");
+        let e = error_of(r#"{"fields":{"age":{"type":"integer"}}}"#);
+        assert_eq!(e.key, "fields.age.type");
+        let e = error_of(r#"{"fields":{"age":{"type":"number","max_len":0}}}"#);
+        assert_eq!(e.key, "fields.age.max_len");
+        let e = error_of(r#"{"tags":["vip"," "]}"#);
+        assert_eq!(e.key, "tags");
+    }
+
+    #[test]
+    fn targets_round_trip_through_text() {
+        for text in ["phone", "custom:lead_source", "secondary_phone_3", "secondary_3_role", "ignore", "scheduled_at"] {
+            let target = Target::try_from(text.to_owned()).unwrap();
+            assert_eq!(target.to_string(), text);
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! One integration target, split into modules by subject.
