@@ -137,18 +137,32 @@ mod tests {
             ..Contact::default()
         });
         assert_eq!(stored.first_name.as_deref(), Some("Anne"));
-        assert_eq!(stored.company.as_deref(), Some("Old Co"), "absent in file: kept");
+        assert_eq!(
+            stored.company.as_deref(),
+            Some("Old Co"),
+            "absent in file: kept"
+        );
         assert_eq!(stored.priority, Some(5), "no priority column: kept");
         assert_eq!(stored.tags, ["vip", "west", "spring"]);
         assert_eq!(stored.custom["stage"], json!("customer"));
         assert_eq!(stored.custom["score"], json!(3));
-        assert_eq!(serde_json::Value::Object(stored.data.unwrap()), json!({"a": 1, "b": 3}));
+        assert_eq!(
+            serde_json::Value::Object(stored.data.unwrap()),
+            json!({"a": 1, "b": 3})
+        );
     }
 
     #[test]
     fn empty_values_are_left_out_of_the_stored_json() {
-        let contact = Contact { phone: "+14155552671".into(), phone_raw: "4155552671".into(), ..Contact::default() };
-        assert_eq!(serde_json::to_value(&contact).unwrap(), json!({"phone": "+14155552671", "phone_raw": "4155552671"}));
+        let contact = Contact {
+            phone: "+14155552671".into(),
+            phone_raw: "4155552671".into(),
+            ..Contact::default()
+        };
+        assert_eq!(
+            serde_json::to_value(&contact).unwrap(),
+            json!({"phone": "+14155552671", "phone_raw": "4155552671"})
+        );
         assert_eq!(contact.effective_priority(), 1);
     }
 }

@@ -36,29 +36,47 @@ pub struct RawRecord {
     pub record: ByteRecord,
 }
 
+/// A place in a file where reading can resume: after the header, or after
+/// any record. The splitter hands one to each chunk so that rows are
+/// numbered exactly as a reading of the whole file numbers them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResumePoint {
+    /// Offset in the UTF-8 stream.
+    pub byte: u64,
+    /// The csv line counter there (1-based; counts every line feed read).
+    pub line: u64,
+    /// Line feeds inside quoted cells before this point.
+    pub embedded_newlines: u64,
+}
+
+impl ResumePoint {
+    pub const START: ResumePoint = ResumePoint {
+        byte: 0,
+        line: 1,
+        embedded_newlines: 0,
+    };
+}
+
 /// Records of a UTF-8 CSV stream, numbered as a spreadsheet numbers rows:
 /// a blank line takes a row, a line break inside a quoted cell does not.
 pub struct RecordReader<R: Read> {
-    csv: csv::Reader<R>,
-    first_row: u64,
-    byte_base: u64,
+    csv: csv::Reader<LastBlock<R>>,
+    start: ResumePoint,
     embedded_newlines: u64,
 }
 
 impl<R: Read> RecordReader<R> {
-    /// `first_row` is the row number of the stream's first line and
-    /// `byte_base` its offset in the whole file.
-    pub fn new(utf8: R, delimiter: Delimiter, first_row: u64, byte_base: u64) -> Self {
+    /// Reads `utf8`, whose first byte is at `start` in the whole file.
+    pub fn new(utf8: R, delimiter: Delimiter, start: ResumePoint) -> Self {
         let csv = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
             .delimiter(delimiter.byte())
-            .from_reader(utf8);
+            .from_reader(LastBlock::new(utf8));
         RecordReader {
             csv,
-            first_row,
-            byte_base,
-            embedded_newlines: 0,
+            start,
+            embedded_newlines: start.embedded_newlines,
         }
     }
 
@@ -71,19 +89,74 @@ impl<R: Read> RecordReader<R> {
         if !more {
             return Ok(None);
         }
-        let position = record.position().expect("the csv reader sets positions");
-        let row = self.first_row + position.line() - 1 - self.embedded_newlines;
-        self.embedded_newlines += memchr::memchr_iter(b'\n', record.as_slice()).count() as u64;
+        // csv stamps a record's start before skipping blank lines, so the row
+        // is found from where the record ended: one line back if its line feed
+        // was consumed (LF endings), on that line otherwise (CR LF, end of file).
+        let end = self.csv.position();
+        let ended_on_line_feed = end
+            .byte()
+            .checked_sub(1)
+            .and_then(|last| self.csv.get_ref().byte_at(last))
+            == Some(b'\n');
+        let embedded = memchr::memchr_iter(b'\n', record.as_slice()).count() as u64;
+        let first_line =
+            self.start.line + end.line() - 1 - u64::from(ended_on_line_feed) - embedded;
+        let row = first_line - self.embedded_newlines;
+        self.embedded_newlines += embedded;
+        let byte_offset = self.start.byte + record.position().map_or(0, |p| p.byte());
         Ok(Some(RawRecord {
             row,
-            byte_offset: self.byte_base + position.byte(),
+            byte_offset,
             record,
         }))
     }
 
-    /// Bytes of the stream consumed so far.
-    pub fn bytes_read(&self) -> u64 {
-        self.byte_base + self.csv.position().byte()
+    /// Where the next record starts: hand it to a reader of the rest.
+    pub fn resume_point(&self) -> ResumePoint {
+        let here = self.csv.position();
+        ResumePoint {
+            byte: self.start.byte + here.byte(),
+            line: self.start.line + here.line() - 1,
+            embedded_newlines: self.embedded_newlines,
+        }
+    }
+}
+
+/// Keeps the last block handed to the csv reader, which holds the last byte
+/// it consumed: enough to tell how a record ended.
+struct LastBlock<R> {
+    inner: R,
+    block: Vec<u8>,
+    block_start: u64,
+    delivered: u64,
+}
+
+impl<R> LastBlock<R> {
+    fn new(inner: R) -> Self {
+        LastBlock {
+            inner,
+            block: Vec::new(),
+            block_start: 0,
+            delivered: 0,
+        }
+    }
+
+    fn byte_at(&self, offset: u64) -> Option<u8> {
+        let index = usize::try_from(offset.checked_sub(self.block_start)?).ok()?;
+        self.block.get(index).copied()
+    }
+}
+
+impl<R: Read> Read for LastBlock<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n > 0 {
+            self.block.clear();
+            self.block.extend_from_slice(&buf[..n]);
+            self.block_start = self.delivered;
+            self.delivered += n as u64;
+        }
+        Ok(n)
     }
 }
 
@@ -108,8 +181,11 @@ impl<R: Read> ContactFile<R> {
             return Err(Refusal::EmptyFile);
         }
         let delimiter = detect_delimiter(head);
-        let mut records = RecordReader::new(utf8, delimiter, 1, 0);
-        let header = records.next_record().map_err(unreadable)?.ok_or(Refusal::EmptyFile)?;
+        let mut records = RecordReader::new(utf8, delimiter, ResumePoint::START);
+        let header = records
+            .next_record()
+            .map_err(unreadable)?
+            .ok_or(Refusal::EmptyFile)?;
         let headers: Vec<String> = header
             .record
             .iter()
@@ -130,9 +206,21 @@ impl<R: Read> ContactFile<R> {
         }
         let sample: Vec<StringRecord> = sampled
             .iter()
-            .map(|raw| StringRecord::from(raw.record.iter().map(|f| String::from_utf8_lossy(f)).collect::<Vec<_>>()))
+            .map(|raw| {
+                StringRecord::from(
+                    raw.record
+                        .iter()
+                        .map(|f| String::from_utf8_lossy(f))
+                        .collect::<Vec<_>>(),
+                )
+            })
             .collect();
-        let plan = ColumnPlan::build(&headers, &sample, spec, &PhoneParser::new(spec.default_country))?;
+        let plan = ColumnPlan::build(
+            &headers,
+            &sample,
+            spec,
+            &PhoneParser::new(spec.default_country),
+        )?;
         Ok(ContactFile {
             facts: FileFacts {
                 encoding,
@@ -184,6 +272,9 @@ pub struct AcceptedRow {
     pub record: StringRecord,
 }
 
+// Most rows are accepted and each outcome is moved once, so boxing the large
+// variant would add an allocation per row for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum RowOutcome {
     Accepted(AcceptedRow),
@@ -231,7 +322,8 @@ impl<'a> Screen<'a> {
         Screen {
             do_not_call,
             // Under `create` every row is a contact of its own.
-            first_occurrences: (spec.duplicates != DuplicateMode::Create).then(FirstOccurrences::default),
+            first_occurrences: (spec.duplicates != DuplicateMode::Create)
+                .then(FirstOccurrences::default),
         }
     }
 
@@ -254,7 +346,13 @@ impl<'a> Screen<'a> {
             .as_mut()
             .and_then(|first| first.earlier_row(&contact.phone, raw.row))
         {
-            return RowOutcome::Rejected(duplicate_in_file(validator, raw.row, &record, &contact.phone, earlier));
+            return RowOutcome::Rejected(duplicate_in_file(
+                validator,
+                raw.row,
+                &record,
+                &contact.phone,
+                earlier,
+            ));
         }
         RowOutcome::Accepted(AcceptedRow {
             row: raw.row,
@@ -264,7 +362,13 @@ impl<'a> Screen<'a> {
     }
 }
 
-pub fn duplicate_in_file(validator: &RowValidator, row: u64, record: &StringRecord, e164: &str, earlier: u64) -> Rejection {
+pub fn duplicate_in_file(
+    validator: &RowValidator,
+    row: u64,
+    record: &StringRecord,
+    e164: &str,
+    earlier: u64,
+) -> Rejection {
     validator.rejection(
         row,
         record,
@@ -275,7 +379,11 @@ pub fn duplicate_in_file(validator: &RowValidator, row: u64, record: &StringReco
 }
 
 /// The report line for a row the store found already in the destination.
-pub fn duplicate_existing(validator: &RowValidator, accepted: &AcceptedRow, destination: &str) -> Rejection {
+pub fn duplicate_existing(
+    validator: &RowValidator,
+    accepted: &AcceptedRow,
+    destination: &str,
+) -> Rejection {
     validator.rejection(
         accepted.row,
         &accepted.record,

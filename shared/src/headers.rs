@@ -104,11 +104,24 @@ impl Field {
             Field::Address => &["address", "street", "street address", "address line 1"],
             Field::City => &["city", "town"],
             Field::State => &["state", "province", "state province"],
-            Field::Zip => &["zip", "postal code", "postcode", "zip code", "zipcode", "post code"],
+            Field::Zip => &[
+                "zip",
+                "postal code",
+                "postcode",
+                "zip code",
+                "zipcode",
+                "post code",
+            ],
             Field::Country => &["country"],
             Field::Timezone => &["timezone", "time zone", "tz"],
             Field::Tags => &["tags", "tag", "labels"],
-            Field::ContactId => &["contactid", "contact id", "external id", "crm id", "externalid"],
+            Field::ContactId => &[
+                "contactid",
+                "contact id",
+                "external id",
+                "crm id",
+                "externalid",
+            ],
             Field::Priority => &["priority"],
             Field::ScheduledAt => &["scheduledat", "scheduled at", "scheduled time"],
             Field::Data => &["data"],
@@ -214,7 +227,11 @@ mod tests {
             ("Time Zone", Field::Timezone),
         ];
         for (header, field) in cases {
-            assert_eq!(detect_target(header).map(|(t, _)| t), Some(Target::Field(field)), "{header}");
+            assert_eq!(
+                detect_target(header).map(|(t, _)| t),
+                Some(Target::Field(field)),
+                "{header}"
+            );
         }
         assert_eq!(detect_target("Lead Source"), None);
     }
@@ -227,7 +244,10 @@ mod tests {
 
     #[test]
     fn secondary_columns_are_detected() {
-        assert_eq!(detect_target("secondary_phone_2").unwrap().0, Target::SecondaryPhone(2));
+        assert_eq!(
+            detect_target("secondary_phone_2").unwrap().0,
+            Target::SecondaryPhone(2)
+        );
         assert_eq!(
             detect_target("Secondary 1 Role").unwrap().0,
             Target::SecondaryField(1, "role".into())
@@ -239,7 +259,10 @@ mod tests {
     #[test]
     fn custom_keys_are_snake_case() {
         assert_eq!(custom_key("Lead Source"), "lead_source");
-        assert_eq!(custom_key("  Insurance-Type (2024) "), "insurance_type_2024");
+        assert_eq!(
+            custom_key("  Insurance-Type (2024) "),
+            "insurance_type_2024"
+        );
         assert_eq!(custom_key("Código Postal"), "código_postal");
         assert_eq!(custom_key("***"), "");
     }

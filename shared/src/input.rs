@@ -114,9 +114,12 @@ pub struct Utf8Reader<R: Read> {
     inner: Utf8Inner<R>,
 }
 
+/// The sniffed head, then the rest of the input.
+type HeadThenRest<R> = Chain<Cursor<Vec<u8>>, R>;
+
 enum Utf8Inner<R: Read> {
-    Plain(Chain<Cursor<Vec<u8>>, R>),
-    Transcoded(Box<DecodeReaderBytes<Chain<Cursor<Vec<u8>>, R>, Vec<u8>>>),
+    Plain(HeadThenRest<R>),
+    Transcoded(Box<DecodeReaderBytes<HeadThenRest<R>, Vec<u8>>>),
 }
 
 impl<R: Read> Read for Utf8Reader<R> {
@@ -260,17 +263,28 @@ mod tests {
     fn utf16(text: &str, little_endian: bool, bom: bool) -> Vec<u8> {
         let mut bytes = Vec::new();
         if bom {
-            bytes.extend(if little_endian { [0xFF, 0xFE] } else { [0xFE, 0xFF] });
+            bytes.extend(if little_endian {
+                [0xFF, 0xFE]
+            } else {
+                [0xFE, 0xFF]
+            });
         }
         for unit in text.encode_utf16() {
-            bytes.extend(if little_endian { unit.to_le_bytes() } else { unit.to_be_bytes() });
+            bytes.extend(if little_endian {
+                unit.to_le_bytes()
+            } else {
+                unit.to_be_bytes()
+            });
         }
         bytes
     }
 
     #[test]
     fn utf8_with_and_without_bom() {
-        assert_eq!(decode("phone\nJosé\n".as_bytes()), (TextEncoding::Utf8, "phone\nJosé\n".into()));
+        assert_eq!(
+            decode("phone\nJosé\n".as_bytes()),
+            (TextEncoding::Utf8, "phone\nJosé\n".into())
+        );
         let mut bom = vec![0xEF, 0xBB, 0xBF];
         bom.extend("phone\n".as_bytes());
         assert_eq!(decode(&bom), (TextEncoding::Utf8Bom, "phone\n".into()));
@@ -279,28 +293,49 @@ mod tests {
     #[test]
     fn utf16_both_orders_with_bom() {
         let text = "phone\tname\n+14155550123\tZoë\n";
-        assert_eq!(decode(&utf16(text, true, true)), (TextEncoding::Utf16Le, text.into()));
-        assert_eq!(decode(&utf16(text, false, true)), (TextEncoding::Utf16Be, text.into()));
+        assert_eq!(
+            decode(&utf16(text, true, true)),
+            (TextEncoding::Utf16Le, text.into())
+        );
+        assert_eq!(
+            decode(&utf16(text, false, true)),
+            (TextEncoding::Utf16Be, text.into())
+        );
     }
 
     #[test]
     fn utf16_without_bom_is_recognised() {
         let text = "phone\tname\n+14155550123\tAnn\n";
-        assert_eq!(decode(&utf16(text, true, false)), (TextEncoding::Utf16Le, text.into()));
+        assert_eq!(
+            decode(&utf16(text, true, false)),
+            (TextEncoding::Utf16Le, text.into())
+        );
     }
 
     #[test]
     fn windows_1252_when_not_utf8() {
         // "José;Müller;€" as Excel on Windows writes it.
         let bytes = b"name;city\nJos\xe9;M\xfcller \x80\n";
-        assert_eq!(decode(bytes), (TextEncoding::Windows1252, "name;city\nJosé;Müller €\n".into()));
+        assert_eq!(
+            decode(bytes),
+            (
+                TextEncoding::Windows1252,
+                "name;city\nJosé;Müller €\n".into()
+            )
+        );
     }
 
     #[test]
     fn a_character_cut_by_the_sniff_window_is_still_utf8() {
         let head = "abc é".as_bytes();
-        assert_eq!(sniff_encoding(&head[..head.len() - 1], false), TextEncoding::Utf8);
-        assert_eq!(sniff_encoding(&head[..head.len() - 1], true), TextEncoding::Windows1252);
+        assert_eq!(
+            sniff_encoding(&head[..head.len() - 1], false),
+            TextEncoding::Utf8
+        );
+        assert_eq!(
+            sniff_encoding(&head[..head.len() - 1], true),
+            TextEncoding::Windows1252
+        );
     }
 
     #[test]
@@ -315,7 +350,10 @@ mod tests {
     #[test]
     fn delimiter_is_the_most_frequent_outside_quotes() {
         assert_eq!(detect_delimiter(b"phone,name,email\n"), Delimiter::Comma);
-        assert_eq!(detect_delimiter(b"phone;name;\"a,b,c,d\"\n"), Delimiter::Semicolon);
+        assert_eq!(
+            detect_delimiter(b"phone;name;\"a,b,c,d\"\n"),
+            Delimiter::Semicolon
+        );
         assert_eq!(detect_delimiter(b"phone\tname\n1,2,3,4,5"), Delimiter::Tab);
         assert_eq!(detect_delimiter(b"phone|name|city"), Delimiter::Pipe);
         assert_eq!(detect_delimiter(b"phone\n"), Delimiter::Comma);

@@ -16,6 +16,7 @@ pub mod refusal;
 pub mod report;
 pub mod row;
 pub mod spec;
+pub mod synthetic;
 
 pub use contact::Contact;
 pub use engine::{ContactFile, FileFacts, RowOutcome, Screen};

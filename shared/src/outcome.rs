@@ -59,7 +59,9 @@ impl ErrorCode {
     }
 
     pub fn parse(text: &str) -> Option<ErrorCode> {
-        ErrorCode::ALL.into_iter().find(|code| code.as_str() == text)
+        ErrorCode::ALL
+            .into_iter()
+            .find(|code| code.as_str() == text)
     }
 
     pub fn counted(self) -> Counted {
@@ -165,8 +167,19 @@ mod tests {
             assert_eq!(ErrorCode::parse(code.as_str()), Some(code));
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
         }
-        let skipped: Vec<_> = ErrorCode::ALL.into_iter().filter(|c| c.counted() == Counted::Skipped).collect();
-        assert_eq!(skipped, [ErrorCode::NoConsent, ErrorCode::DoNotCall, ErrorCode::DuplicateInFile, ErrorCode::DuplicateExisting]);
+        let skipped: Vec<_> = ErrorCode::ALL
+            .into_iter()
+            .filter(|c| c.counted() == Counted::Skipped)
+            .collect();
+        assert_eq!(
+            skipped,
+            [
+                ErrorCode::NoConsent,
+                ErrorCode::DoNotCall,
+                ErrorCode::DuplicateInFile,
+                ErrorCode::DuplicateExisting
+            ]
+        );
     }
 
     #[test]
@@ -179,7 +192,10 @@ mod tests {
         b.record_write(WriteOutcome::Updated);
         b.record_rejection(ErrorCode::InvalidPhone);
         a.add(&b);
-        assert_eq!((a.processed, a.inserted, a.updated, a.skipped, a.failed), (5, 1, 1, 1, 2));
+        assert_eq!(
+            (a.processed, a.inserted, a.updated, a.skipped, a.failed),
+            (5, 1, 1, 1, 2)
+        );
         assert_eq!(a.reasons[&ErrorCode::InvalidPhone], 2);
         assert_eq!(a.reasons[&ErrorCode::DuplicateExisting], 1);
         assert!(a.adds_up());

@@ -75,9 +75,8 @@ fn parse_number(raw: &str, region: rlibphonenumber::Region) -> Result<ParsedPhon
     let util = &*PHONE_NUMBER_UTIL;
     let number = util.parse(raw, Some(region)).map_err(|e| match e {
         rlibphonenumber::ParseError::InvalidCountryCode => PhoneProblem::InvalidCountryCode,
-        rlibphonenumber::ParseError::TooShortAfterIdd | rlibphonenumber::ParseError::TooShortNsn => {
-            PhoneProblem::TooShort
-        }
+        rlibphonenumber::ParseError::TooShortAfterIdd
+        | rlibphonenumber::ParseError::TooShortNsn => PhoneProblem::TooShort,
         rlibphonenumber::ParseError::TooLongNsn => PhoneProblem::TooLong,
         _ => PhoneProblem::NotANumber,
     })?;
@@ -115,12 +114,25 @@ mod tests {
     #[test]
     fn formats_in_everyday_use_become_e164() {
         let us = parser("US");
-        for raw in ["(415) 555-2671", "415.555.2671", "+1 415-555-2671", "1-415-555-2671", "4155552671", "+14155552671"] {
+        for raw in [
+            "(415) 555-2671",
+            "415.555.2671",
+            "+1 415-555-2671",
+            "1-415-555-2671",
+            "4155552671",
+            "+14155552671",
+        ] {
             assert_eq!(us.parse(raw).unwrap().e164, "+14155552671", "{raw}");
         }
         assert_eq!(us.parse("+44 20 7946 0958").unwrap().e164, "+442079460958");
-        assert_eq!(parser("GB").parse("020 7946 0958").unwrap().e164, "+442079460958");
-        assert_eq!(parser("DE").parse("030 901820").unwrap().e164, "+4930901820");
+        assert_eq!(
+            parser("GB").parse("020 7946 0958").unwrap().e164,
+            "+442079460958"
+        );
+        assert_eq!(
+            parser("DE").parse("030 901820").unwrap().e164,
+            "+4930901820"
+        );
     }
 
     #[test]
@@ -135,8 +147,14 @@ mod tests {
         let us = parser("US");
         assert_eq!(us.parse("hello"), Err(PhoneProblem::NotANumber));
         assert_eq!(us.parse("555-12"), Err(PhoneProblem::TooShort));
-        assert_eq!(us.parse("+1 415 555 2671 99999"), Err(PhoneProblem::TooLong));
-        assert_eq!(us.parse("+999 1234567"), Err(PhoneProblem::InvalidCountryCode));
+        assert_eq!(
+            us.parse("+1 415 555 2671 99999"),
+            Err(PhoneProblem::TooLong)
+        );
+        assert_eq!(
+            us.parse("+999 1234567"),
+            Err(PhoneProblem::InvalidCountryCode)
+        );
         // Right length, but no US area code starts with 1.
         assert_eq!(us.parse("(123) 456-7890"), Err(PhoneProblem::NotInUse));
     }

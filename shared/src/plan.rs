@@ -107,7 +107,10 @@ impl ColumnPlan {
                 Target::Field(field) => index.fields[*field as usize] = Some(i),
                 Target::Custom(key) => index.custom.push((i, key.clone())),
                 Target::SecondaryPhone(n) => {
-                    secondary.entry(*n).or_insert_with(|| SecondaryColumns::new(*n)).phone = Some(i)
+                    secondary
+                        .entry(*n)
+                        .or_insert_with(|| SecondaryColumns::new(*n))
+                        .phone = Some(i)
                 }
                 Target::SecondaryField(n, key) => secondary
                     .entry(*n)
@@ -158,7 +161,11 @@ impl ColumnPlan {
 
     /// Custom keys the import would create, in column order.
     pub fn custom_keys(&self) -> Vec<&str> {
-        self.index.custom.iter().map(|(_, key)| key.as_str()).collect()
+        self.index
+            .custom
+            .iter()
+            .map(|(_, key)| key.as_str())
+            .collect()
     }
 
     pub(crate) fn index(&self) -> &PlanIndex {
@@ -260,7 +267,11 @@ impl<'a> PlanBuilder<'a> {
             .collect();
         if let Some(column) = &self.spec.consent_column {
             if !self.spec.mapping.contains_key(column) {
-                explicit.push(("consent_column".to_owned(), column, Target::Field(Field::Consent)));
+                explicit.push((
+                    "consent_column".to_owned(),
+                    column,
+                    Target::Field(Field::Consent),
+                ));
             }
         }
         let mut claimed: Vec<(Target, usize)> = Vec::new();
@@ -327,14 +338,13 @@ impl<'a> PlanBuilder<'a> {
                     .collect();
                 scored
                     .iter()
-                    .max_by(|a, b| {
-                        a.0.total_cmp(&b.0)
-                            .then(b.1.cmp(&a.1))
-                            .then(b.2.cmp(&a.2))
-                    })
+                    .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)).then(b.2.cmp(&a.2)))
                     .map(|&(_, _, column)| column)
             } else {
-                columns.iter().min_by_key(|&&(column, rank)| (rank, column)).map(|&(c, _)| c)
+                columns
+                    .iter()
+                    .min_by_key(|&&(column, rank)| (rank, column))
+                    .map(|&(c, _)| c)
             }
             .expect("a candidate list is never empty");
             self.targets[winner] = Some((target.clone(), MappingSource::Detected));
@@ -458,9 +468,8 @@ impl<'a> PlanBuilder<'a> {
             if rule.required {
                 return Err(Refusal::RequiredFieldWithoutColumn { key: key.clone() });
             }
-            self.warnings.push(format!(
-                "field rule `{key}` matches no column of this file"
-            ));
+            self.warnings
+                .push(format!("field rule `{key}` matches no column of this file"));
         }
         Ok(())
     }
@@ -473,9 +482,17 @@ mod tests {
 
     fn plan(headers: &[&str], rows: &[&[&str]], spec: &str) -> Result<ColumnPlan, Refusal> {
         let headers: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
-        let sample: Vec<StringRecord> = rows.iter().map(|r| StringRecord::from(r.to_vec())).collect();
+        let sample: Vec<StringRecord> = rows
+            .iter()
+            .map(|r| StringRecord::from(r.to_vec()))
+            .collect();
         let spec = ImportSpec::from_json(spec).unwrap();
-        ColumnPlan::build(&headers, &sample, &spec, &PhoneParser::new(Country::default()))
+        ColumnPlan::build(
+            &headers,
+            &sample,
+            &spec,
+            &PhoneParser::new(Country::default()),
+        )
     }
 
     fn target_of<'p>(plan: &'p ColumnPlan, header: &str) -> (&'p Target, MappingSource) {
@@ -485,10 +502,27 @@ mod tests {
 
     #[test]
     fn headers_are_detected_and_the_rest_kept_as_custom() {
-        let plan = plan(&["Phone Number", "First Name", "Lead Source", ""], &[&["4155552671", "Ann", "web", ""]], "{}").unwrap();
-        assert_eq!(target_of(&plan, "Phone Number"), (&Target::Field(Field::Phone), MappingSource::Detected));
-        assert_eq!(target_of(&plan, "Lead Source"), (&Target::Custom("lead_source".into()), MappingSource::Unmapped));
-        assert_eq!(target_of(&plan, ""), (&Target::Custom("column_4".into()), MappingSource::Unmapped));
+        let plan = plan(
+            &["Phone Number", "First Name", "Lead Source", ""],
+            &[&["4155552671", "Ann", "web", ""]],
+            "{}",
+        )
+        .unwrap();
+        assert_eq!(
+            target_of(&plan, "Phone Number"),
+            (&Target::Field(Field::Phone), MappingSource::Detected)
+        );
+        assert_eq!(
+            target_of(&plan, "Lead Source"),
+            (
+                &Target::Custom("lead_source".into()),
+                MappingSource::Unmapped
+            )
+        );
+        assert_eq!(
+            target_of(&plan, ""),
+            (&Target::Custom("column_4".into()), MappingSource::Unmapped)
+        );
         assert_eq!(plan.custom_keys(), ["lead_source", "column_4"]);
         assert!(plan.warnings().is_empty(), "{:?}", plan.warnings());
     }
@@ -502,12 +536,21 @@ mod tests {
 
     #[test]
     fn best_phone_column_wins_by_valid_share_and_the_other_is_named() {
-        let rows: &[&[&str]] = &[&["n/a", "4155552671"], &["", "(415) 555-2672"], &["x", "415.555.2673"]];
+        let rows: &[&[&str]] = &[
+            &["n/a", "4155552671"],
+            &["", "(415) 555-2672"],
+            &["x", "415.555.2673"],
+        ];
         let plan = plan(&["Phone", "Mobile"], rows, "{}").unwrap();
         assert_eq!(target_of(&plan, "Mobile").0, &Target::Field(Field::Phone));
         assert_eq!(target_of(&plan, "Phone").0, &Target::Custom("phone".into()));
         assert_eq!(plan.warnings().len(), 1);
-        assert!(plan.warnings()[0].contains("`Phone`") && plan.warnings()[0].contains("`Mobile` is used"), "{:?}", plan.warnings());
+        assert!(
+            plan.warnings()[0].contains("`Phone`")
+                && plan.warnings()[0].contains("`Mobile` is used"),
+            "{:?}",
+            plan.warnings()
+        );
     }
 
     #[test]
@@ -521,31 +564,54 @@ mod tests {
     fn non_phone_duplicates_use_the_plainer_header() {
         let plan = plan(&["phone", "E-mail", "Email"], &[], "{}").unwrap();
         assert_eq!(target_of(&plan, "Email").0, &Target::Field(Field::Email));
-        assert_eq!(target_of(&plan, "E-mail").0, &Target::Custom("e_mail".into()));
+        assert_eq!(
+            target_of(&plan, "E-mail").0,
+            &Target::Custom("e_mail".into())
+        );
         assert!(plan.warnings()[0].contains("`E-mail`"));
     }
 
     #[test]
     fn spec_mapping_overrides_detection_and_warns_about_the_loser() {
         let plan = plan(&["Phone", "Work"], &[], r#"{"mapping":{"Work":"phone"}}"#).unwrap();
-        assert_eq!(target_of(&plan, "Work"), (&Target::Field(Field::Phone), MappingSource::Spec));
+        assert_eq!(
+            target_of(&plan, "Work"),
+            (&Target::Field(Field::Phone), MappingSource::Spec)
+        );
         assert_eq!(target_of(&plan, "Phone").0, &Target::Custom("phone".into()));
-        assert!(plan.warnings()[0].contains("spec maps `Work`"), "{:?}", plan.warnings());
+        assert!(
+            plan.warnings()[0].contains("spec maps `Work`"),
+            "{:?}",
+            plan.warnings()
+        );
     }
 
     #[test]
     fn two_columns_mapped_to_one_field_is_refused_naming_both() {
         let e = plan(&["A", "B"], &[], r#"{"mapping":{"A":"phone","B":"phone"}}"#).unwrap_err();
-        assert_eq!(e, Refusal::ConflictingMapping { target: "phone".into(), first: "A".into(), second: "B".into() });
+        assert_eq!(
+            e,
+            Refusal::ConflictingMapping {
+                target: "phone".into(),
+                first: "A".into(),
+                second: "B".into()
+            }
+        );
         assert!(e.to_string().contains("`A` and `B`"));
     }
 
     #[test]
     fn mapping_a_missing_column_is_refused() {
         let e = plan(&["phone"], &[], r#"{"mapping":{"Cell":"phone"}}"#).unwrap_err();
-        assert!(matches!(&e, Refusal::UnknownColumn { key, .. } if key == "mapping.Cell"), "{e}");
+        assert!(
+            matches!(&e, Refusal::UnknownColumn { key, .. } if key == "mapping.Cell"),
+            "{e}"
+        );
         let e = plan(&["phone"], &[], r#"{"consent_column":"OK"}"#).unwrap_err();
-        assert!(matches!(&e, Refusal::UnknownColumn { key, .. } if key == "consent_column"), "{e}");
+        assert!(
+            matches!(&e, Refusal::UnknownColumn { key, .. } if key == "consent_column"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -553,7 +619,11 @@ mod tests {
         let rows: &[&[&str]] = &[&["Ann", "+14155552671"], &["Bob", "+14155552672"]];
         let e = plan(&["Name", "Digits"], rows, "{}").unwrap_err();
         let text = e.to_string();
-        assert!(text.contains("`Name`, `Digits`") && text.contains("column `Digits` looks like phone numbers"), "{text}");
+        assert!(
+            text.contains("`Name`, `Digits`")
+                && text.contains("column `Digits` looks like phone numbers"),
+            "{text}"
+        );
         let e = plan(&["Name"], &[&["Ann"]], "{}").unwrap_err();
         assert!(e.to_string().contains("add a column named phone"), "{e}");
     }
@@ -562,36 +632,85 @@ mod tests {
     fn mostly_invalid_phone_column_is_warned_with_a_better_one() {
         let rows: &[&[&str]] = &[&["x", "4155552671"], &["", "4155552672"]];
         let plan = plan(&["Phone", "Other"], rows, "{}").unwrap();
-        assert!(plan.warnings().iter().any(|w| w.contains("0% of sampled") && w.contains("`Other` looks better")), "{:?}", plan.warnings());
+        assert!(
+            plan.warnings()
+                .iter()
+                .any(|w| w.contains("0% of sampled") && w.contains("`Other` looks better")),
+            "{:?}",
+            plan.warnings()
+        );
     }
 
     #[test]
     fn consent_column_from_spec_and_auto() {
         let plan1 = plan(&["phone", "Opt-In"], &[], "{}").unwrap();
-        assert_eq!(target_of(&plan1, "Opt-In").0, &Target::Field(Field::Consent));
-        let plan2 = plan(&["phone", "Opt-In", "OK to call"], &[], r#"{"consent_column":"OK to call"}"#).unwrap();
-        assert_eq!(target_of(&plan2, "OK to call"), (&Target::Field(Field::Consent), MappingSource::Spec));
-        assert_eq!(target_of(&plan2, "Opt-In").0, &Target::Custom("opt_in".into()));
+        assert_eq!(
+            target_of(&plan1, "Opt-In").0,
+            &Target::Field(Field::Consent)
+        );
+        let plan2 = plan(
+            &["phone", "Opt-In", "OK to call"],
+            &[],
+            r#"{"consent_column":"OK to call"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            target_of(&plan2, "OK to call"),
+            (&Target::Field(Field::Consent), MappingSource::Spec)
+        );
+        assert_eq!(
+            target_of(&plan2, "Opt-In").0,
+            &Target::Custom("opt_in".into())
+        );
     }
 
     #[test]
     fn required_field_without_column_is_refused() {
-        let e = plan(&["phone"], &[], r#"{"fields":{"plan":{"type":"text","required":true}}}"#).unwrap_err();
-        assert_eq!(e, Refusal::RequiredFieldWithoutColumn { key: "plan".into() });
+        let e = plan(
+            &["phone"],
+            &[],
+            r#"{"fields":{"plan":{"type":"text","required":true}}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            Refusal::RequiredFieldWithoutColumn { key: "plan".into() }
+        );
     }
 
     #[test]
     fn report_columns_are_recognised_and_ignored() {
-        let plan = plan(&["row", "error_code", "error_message", "guidance", "phone", "name"], &[], "{}").unwrap();
+        let plan = plan(
+            &[
+                "row",
+                "error_code",
+                "error_message",
+                "guidance",
+                "phone",
+                "name",
+            ],
+            &[],
+            "{}",
+        )
+        .unwrap();
         assert!(plan.is_report_input());
-        assert_eq!(target_of(&plan, "error_code"), (&Target::Ignore, MappingSource::ReportColumn));
+        assert_eq!(
+            target_of(&plan, "error_code"),
+            (&Target::Ignore, MappingSource::ReportColumn)
+        );
         assert_eq!(plan.source_headers(), ["phone", "name"]);
     }
 
     #[test]
     fn plan_survives_serialisation() {
-        let plan = plan(&["phone", "secondary_phone_1", "secondary_1_name", "x"], &[], "{}").unwrap();
-        let back: ColumnPlan = serde_json::from_str(&serde_json::to_string(&plan).unwrap()).unwrap();
+        let plan = plan(
+            &["phone", "secondary_phone_1", "secondary_1_name", "x"],
+            &[],
+            "{}",
+        )
+        .unwrap();
+        let back: ColumnPlan =
+            serde_json::from_str(&serde_json::to_string(&plan).unwrap()).unwrap();
         assert_eq!(back, plan);
         assert_eq!(back.index().secondary[0].phone, Some(1));
         assert_eq!(back.index().secondary[0].fields, [(2, "name".to_string())]);

@@ -6,7 +6,9 @@ use crate::spec::SpecError;
 pub enum Refusal {
     #[error("the file is empty; upload a CSV whose first row is a header such as phone,first_name,last_name")]
     EmptyFile,
-    #[error("the file has a header row but no data rows; add at least one contact below the header")]
+    #[error(
+        "the file has a header row but no data rows; add at least one contact below the header"
+    )]
     NoDataRows,
     #[error("no column holds phone numbers (headers found: {headers}); {hint}")]
     NoPhoneColumn { headers: String, hint: String },

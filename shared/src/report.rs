@@ -11,7 +11,10 @@ pub const REPORT_COLUMNS: [&str; 4] = ["row", "error_code", "error_message", "gu
 
 /// Cells starting with these are read as formulas by spreadsheets (OWASP CSV injection).
 fn starts_formula(cell: &str) -> bool {
-    matches!(cell.as_bytes().first(), Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r'))
+    matches!(
+        cell.as_bytes().first(),
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
+    )
 }
 
 /// Whether a cell gets a leading `'`. Cells that already start with `'`
@@ -106,7 +109,20 @@ mod tests {
 
     #[test]
     fn formula_cells_are_neutralised_and_restored_exactly() {
-        for cell in ["=1+1", "+14155552671", "-5", "@SUM(A1)", "\tx", "\rx", "'=already", "''+x", "plain", "'quoted", "", "'"] {
+        for cell in [
+            "=1+1",
+            "+14155552671",
+            "-5",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+            "'=already",
+            "''+x",
+            "plain",
+            "'quoted",
+            "",
+            "'",
+        ] {
             let safe = neutralise(cell);
             assert!(!starts_formula(&safe), "{cell:?} -> {safe:?}");
             assert_eq!(restore(&safe), cell, "{cell:?}");

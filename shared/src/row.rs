@@ -18,7 +18,9 @@ use crate::report::restore;
 use crate::spec::{FieldKind, FieldRule, ImportSpec};
 
 /// Consent values that let a row through, compared trimmed and in any case.
-const CONSENT_YES: [&str; 8] = ["yes", "true", "1", "y", "consent", "opted-in", "opted in", "opt-in"];
+const CONSENT_YES: [&str; 8] = [
+    "yes", "true", "1", "y", "consent", "opted-in", "opted in", "opt-in",
+];
 
 /// A rule broken by a row, before it is dressed as a report line.
 struct Broken {
@@ -29,7 +31,12 @@ struct Broken {
 }
 
 impl Broken {
-    fn new(code: ErrorCode, column: Option<usize>, message: String, guidance: impl Into<String>) -> Self {
+    fn new(
+        code: ErrorCode,
+        column: Option<usize>,
+        message: String,
+        guidance: impl Into<String>,
+    ) -> Self {
         Broken {
             code,
             column,
@@ -72,7 +79,11 @@ impl RowValidator {
     }
 
     /// Checks one record read from the file.
-    pub fn check(&self, row: u64, record: ByteRecord) -> Result<(Contact, StringRecord), Rejection> {
+    pub fn check(
+        &self,
+        row: u64,
+        record: ByteRecord,
+    ) -> Result<(Contact, StringRecord), Rejection> {
         let record = match StringRecord::from_byte_record(record) {
             Ok(record) => record,
             Err(e) => return Err(self.undecodable(row, &e.into_byte_record())),
@@ -105,7 +116,12 @@ impl RowValidator {
             .map(|&i| self.cell(record, i).to_owned())
             .collect();
         // Values beyond the header are kept, so that nothing of the row is lost.
-        values.extend(record.iter().skip(self.plan.columns().len()).map(str::to_owned));
+        values.extend(
+            record
+                .iter()
+                .skip(self.plan.columns().len())
+                .map(str::to_owned),
+        );
         Rejection {
             row,
             code: broken.code,
@@ -178,7 +194,11 @@ impl RowValidator {
             Broken::new(
                 ErrorCode::InvalidPhone,
                 Some(phone_column),
-                format!("`{raw_phone}` in column `{}` {}", self.header(phone_column), problem.describe()),
+                format!(
+                    "`{raw_phone}` in column `{}` {}",
+                    self.header(phone_column),
+                    problem.describe()
+                ),
                 self.phone_guidance(raw_phone, problem),
             )
         })?;
@@ -260,7 +280,11 @@ impl RowValidator {
         }
     }
 
-    fn secondary(&self, record: &StringRecord, primary: &str) -> Result<Vec<SecondaryContact>, Broken> {
+    fn secondary(
+        &self,
+        record: &StringRecord,
+        primary: &str,
+    ) -> Result<Vec<SecondaryContact>, Broken> {
         let mut numbers: Vec<SecondaryContact> = Vec::new();
         for columns in &self.plan.index().secondary {
             let n = columns.number;
@@ -270,15 +294,25 @@ impl RowValidator {
                 .map(|(column, key)| (key.clone(), self.cell(record, *column).trim().to_owned()))
                 .filter(|(_, value)| !value.is_empty())
                 .collect();
-            let raw = columns.phone.map(|c| self.cell(record, c).trim()).unwrap_or("");
+            let raw = columns
+                .phone
+                .map(|c| self.cell(record, c).trim())
+                .unwrap_or("");
             let broken = |column: Option<usize>, message: String, guidance: &str| {
                 Broken::new(ErrorCode::InvalidSecondaryPhone, column, message, guidance)
             };
             if raw.is_empty() {
-                if let Some((column, _)) = columns.fields.iter().find(|(c, _)| !self.cell(record, *c).trim().is_empty()) {
+                if let Some((column, _)) = columns
+                    .fields
+                    .iter()
+                    .find(|(c, _)| !self.cell(record, *c).trim().is_empty())
+                {
                     return Err(broken(
                         Some(*column),
-                        format!("`{}` is filled but secondary number {n} is empty", self.header(*column)),
+                        format!(
+                            "`{}` is filled but secondary number {n} is empty",
+                            self.header(*column)
+                        ),
                         "Add the secondary number or clear the values that belong to it",
                     ));
                 }
@@ -318,7 +352,10 @@ impl RowValidator {
     }
 
     fn priority(&self, record: &StringRecord) -> Result<Option<u32>, Broken> {
-        let Some((column, value)) = self.field(record, Field::Priority).filter(|(_, v)| !v.is_empty()) else {
+        let Some((column, value)) = self
+            .field(record, Field::Priority)
+            .filter(|(_, v)| !v.is_empty())
+        else {
             return Ok(None);
         };
         match value.parse::<u32>() {
@@ -333,7 +370,10 @@ impl RowValidator {
     }
 
     fn scheduled_at(&self, record: &StringRecord) -> Result<Option<String>, Broken> {
-        let Some((column, value)) = self.field(record, Field::ScheduledAt).filter(|(_, v)| !v.is_empty()) else {
+        let Some((column, value)) = self
+            .field(record, Field::ScheduledAt)
+            .filter(|(_, v)| !v.is_empty())
+        else {
             return Ok(None);
         };
         parse_date_time(value).map(Some).ok_or_else(|| {
@@ -347,7 +387,10 @@ impl RowValidator {
     }
 
     fn data(&self, record: &StringRecord) -> Result<Option<Map<String, Value>>, Broken> {
-        let Some((column, value)) = self.field(record, Field::Data).filter(|(_, v)| !v.is_empty()) else {
+        let Some((column, value)) = self
+            .field(record, Field::Data)
+            .filter(|(_, v)| !v.is_empty())
+        else {
             return Ok(None);
         };
         match serde_json::from_str::<Value>(value) {
@@ -377,9 +420,17 @@ impl RowValidator {
         Ok(custom)
     }
 
-    fn typed(&self, column: usize, key: &str, value: &str, rule: &FieldRule) -> Result<Option<Value>, Broken> {
+    fn typed(
+        &self,
+        column: usize,
+        key: &str,
+        value: &str,
+        rule: &FieldRule,
+    ) -> Result<Option<Value>, Broken> {
         let header = self.header(column);
-        let broken = |message: String, guidance: String| Broken::new(ErrorCode::InvalidField, Some(column), message, guidance);
+        let broken = |message: String, guidance: String| {
+            Broken::new(ErrorCode::InvalidField, Some(column), message, guidance)
+        };
         if value.is_empty() {
             return if rule.required {
                 Err(broken(
@@ -423,10 +474,17 @@ impl RowValidator {
         let Some((column, value)) = self.field(record, Field::Consent) else {
             return Ok(());
         };
-        if CONSENT_YES.iter().any(|yes| value.eq_ignore_ascii_case(yes)) {
+        if CONSENT_YES
+            .iter()
+            .any(|yes| value.eq_ignore_ascii_case(yes))
+        {
             return Ok(());
         }
-        let shown = if value.is_empty() { "nothing".to_owned() } else { format!("`{value}`") };
+        let shown = if value.is_empty() {
+            "nothing".to_owned()
+        } else {
+            format!("`{value}`")
+        };
         Err(Broken::new(
             ErrorCode::NoConsent,
             Some(column),
@@ -485,13 +543,21 @@ fn parse_date(value: &str) -> Option<String> {
 fn parse_date_time(value: &str) -> Option<String> {
     let utc: DateTime<Utc> = if let Ok(with_offset) = DateTime::parse_from_rfc3339(value) {
         with_offset.with_timezone(&Utc)
-    } else if let Some(naive) = ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
-        .iter()
-        .find_map(|format| NaiveDateTime::parse_from_str(value, format).ok())
+    } else if let Some(naive) = [
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ]
+    .iter()
+    .find_map(|format| NaiveDateTime::parse_from_str(value, format).ok())
     {
         naive.and_utc()
     } else {
-        NaiveDate::parse_from_str(value, "%Y-%m-%d").ok()?.and_hms_opt(0, 0, 0)?.and_utc()
+        NaiveDate::parse_from_str(value, "%Y-%m-%d")
+            .ok()?
+            .and_hms_opt(0, 0, 0)?
+            .and_utc()
     };
     Some(utc.to_rfc3339_opts(SecondsFormat::Secs, true))
 }
@@ -502,16 +568,31 @@ mod tests {
 
     #[test]
     fn full_names_split_into_first_and_last() {
-        assert_eq!(split_full_name("Ann Marie Smith"), (Some("Ann Marie".into()), Some("Smith".into())));
-        assert_eq!(split_full_name("Smith, Ann"), (Some("Ann".into()), Some("Smith".into())));
+        assert_eq!(
+            split_full_name("Ann Marie Smith"),
+            (Some("Ann Marie".into()), Some("Smith".into()))
+        );
+        assert_eq!(
+            split_full_name("Smith, Ann"),
+            (Some("Ann".into()), Some("Smith".into()))
+        );
         assert_eq!(split_full_name("Cher"), (Some("Cher".into()), None));
     }
 
     #[test]
     fn dates_and_times_become_utc_rfc3339() {
-        assert_eq!(parse_date_time("2026-03-01T14:30:00-05:00").as_deref(), Some("2026-03-01T19:30:00Z"));
-        assert_eq!(parse_date_time("2026-03-01 14:30").as_deref(), Some("2026-03-01T14:30:00Z"));
-        assert_eq!(parse_date_time("2026-03-01").as_deref(), Some("2026-03-01T00:00:00Z"));
+        assert_eq!(
+            parse_date_time("2026-03-01T14:30:00-05:00").as_deref(),
+            Some("2026-03-01T19:30:00Z")
+        );
+        assert_eq!(
+            parse_date_time("2026-03-01 14:30").as_deref(),
+            Some("2026-03-01T14:30:00Z")
+        );
+        assert_eq!(
+            parse_date_time("2026-03-01").as_deref(),
+            Some("2026-03-01T00:00:00Z")
+        );
         assert_eq!(parse_date_time("next tuesday"), None);
         assert_eq!(parse_date_time("2026-02-30"), None);
     }
@@ -531,6 +612,9 @@ mod tests {
 
     #[test]
     fn tags_merge_in_order_without_repeats() {
-        assert_eq!(merge_tags(vec!["a".into()], " b ;a, c,,".split([',', ';'])), ["a", "b", "c"]);
+        assert_eq!(
+            merge_tags(vec!["a".into()], " b ;a, c,,".split([',', ';'])),
+            ["a", "b", "c"]
+        );
     }
 }

@@ -77,30 +77,58 @@ impl TryFrom<DestinationKeys> for Destination {
     type Error = String;
 
     fn try_from(keys: DestinationKeys) -> Result<Self, Self::Error> {
-        let unexpected = |key: &str, kind: &str| format!("`{key}` does not apply to a {kind} destination");
+        let unexpected =
+            |key: &str, kind: &str| format!("`{key}` does not apply to a {kind} destination");
         match keys {
-            DestinationKeys { kind: DestinationKind::Campaign | DestinationKind::Agent, name: Some(_), .. } => {
-                Err(unexpected("name", "campaign or agent"))
-            }
-            DestinationKeys { kind: DestinationKind::Campaign | DestinationKind::Agent, dial_mode: Some(_), .. } => {
-                Err(unexpected("dial_mode", "campaign or agent"))
-            }
-            DestinationKeys { kind: DestinationKind::Campaign, id, .. } => id
+            DestinationKeys {
+                kind: DestinationKind::Campaign | DestinationKind::Agent,
+                name: Some(_),
+                ..
+            } => Err(unexpected("name", "campaign or agent")),
+            DestinationKeys {
+                kind: DestinationKind::Campaign | DestinationKind::Agent,
+                dial_mode: Some(_),
+                ..
+            } => Err(unexpected("dial_mode", "campaign or agent")),
+            DestinationKeys {
+                kind: DestinationKind::Campaign,
+                id,
+                ..
+            } => id
                 .map(|id| Destination::Campaign { id })
                 .ok_or_else(|| "a campaign destination needs an `id`".to_owned()),
-            DestinationKeys { kind: DestinationKind::Agent, id, .. } => id
+            DestinationKeys {
+                kind: DestinationKind::Agent,
+                id,
+                ..
+            } => id
                 .map(|id| Destination::Agent { id })
                 .ok_or_else(|| "an agent destination needs an `id`".to_owned()),
-            DestinationKeys { kind: DestinationKind::Contacts, id: None, name: None, dial_mode: None } => {
-                Ok(Destination::Contacts)
-            }
-            DestinationKeys { kind: DestinationKind::Contacts, .. } => {
-                Err("a contacts destination takes no `id`, `name` or `dial_mode`".to_owned())
-            }
-            DestinationKeys { kind: DestinationKind::List, id: Some(_), .. } => Err(unexpected("id", "list")),
-            DestinationKeys { kind: DestinationKind::List, name, dial_mode, .. } => match (name, dial_mode) {
+            DestinationKeys {
+                kind: DestinationKind::Contacts,
+                id: None,
+                name: None,
+                dial_mode: None,
+            } => Ok(Destination::Contacts),
+            DestinationKeys {
+                kind: DestinationKind::Contacts,
+                ..
+            } => Err("a contacts destination takes no `id`, `name` or `dial_mode`".to_owned()),
+            DestinationKeys {
+                kind: DestinationKind::List,
+                id: Some(_),
+                ..
+            } => Err(unexpected("id", "list")),
+            DestinationKeys {
+                kind: DestinationKind::List,
+                name,
+                dial_mode,
+                ..
+            } => match (name, dial_mode) {
                 (Some(name), Some(dial_mode)) => Ok(Destination::List { name, dial_mode }),
-                _ => Err("a list destination needs a `name` and a `dial_mode` (ai or manual)".to_owned()),
+                _ => Err(
+                    "a list destination needs a `name` and a `dial_mode` (ai or manual)".to_owned(),
+                ),
             },
         }
     }
@@ -340,17 +368,22 @@ impl ImportSpec {
     /// Reads and checks a spec. The error names the key at fault.
     pub fn from_json(text: &str) -> Result<ImportSpec, SpecError> {
         let mut deserializer = serde_json::Deserializer::from_str(text);
-        let spec: ImportSpec = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-            let path = e.path().to_string();
-            let key = if path == "." { "(top level)".to_owned() } else { path };
-            let message = e.inner().to_string();
-            // serde_json appends " at line L column C"; the key is a better pointer.
-            let message = match message.rfind(" at line ") {
-                Some(cut) => message[..cut].to_owned(),
-                None => message,
-            };
-            SpecError::new(key, message)
-        })?;
+        let spec: ImportSpec =
+            serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+                let path = e.path().to_string();
+                let key = if path == "." {
+                    "(top level)".to_owned()
+                } else {
+                    path
+                };
+                let message = e.inner().to_string();
+                // serde_json appends " at line L column C"; the key is a better pointer.
+                let message = match message.rfind(" at line ") {
+                    Some(cut) => message[..cut].to_owned(),
+                    None => message,
+                };
+                SpecError::new(key, message)
+            })?;
         spec.validate()?;
         Ok(spec)
     }
@@ -366,7 +399,9 @@ impl ImportSpec {
             }
             Destination::List { name, .. } => {
                 let name = name.trim();
-                if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control)
+                if name.is_empty()
+                    || name.chars().count() > 200
+                    || name.chars().any(char::is_control)
                 {
                     return Err(SpecError::new(
                         "destination.name",
@@ -387,7 +422,9 @@ impl ImportSpec {
             if normalised != *key {
                 return Err(SpecError::new(
                     format!("fields.{key}"),
-                    format!("custom keys are lower case letters, digits and _; write `{normalised}`"),
+                    format!(
+                        "custom keys are lower case letters, digits and _; write `{normalised}`"
+                    ),
                 ));
             }
             if rule.max_len == Some(0) {
@@ -399,7 +436,10 @@ impl ImportSpec {
         }
         if let Some(column) = &self.consent_column {
             if column.trim().is_empty() {
-                return Err(SpecError::new("consent_column", "an empty header; name the consent column or leave the key out"));
+                return Err(SpecError::new(
+                    "consent_column",
+                    "an empty header; name the consent column or leave the key out",
+                ));
             }
         }
         Ok(())
@@ -419,7 +459,9 @@ pub fn check_identifier(key: &str, value: &str) -> Result<(), SpecError> {
     } else {
         Err(SpecError::new(
             key,
-            format!("`{value}` must be 1 to 128 characters among letters, digits, '-', '_' and '.'"),
+            format!(
+                "`{value}` must be 1 to 128 characters among letters, digits, '-', '_' and '.'"
+            ),
         ))
     }
 }
@@ -455,7 +497,10 @@ mod tests {
         assert_eq!(spec.mapping["Mobile"], Target::Field(Field::Phone));
         assert_eq!(spec.mapping["Src"], Target::Custom("lead_source".into()));
         assert_eq!(spec.mapping["Alt"], Target::SecondaryPhone(2));
-        assert_eq!(spec.mapping["Alt name"], Target::SecondaryField(2, "name".into()));
+        assert_eq!(
+            spec.mapping["Alt name"],
+            Target::SecondaryField(2, "name".into())
+        );
         assert_eq!(spec.destination.scope(), "list:Spring leads");
         assert_eq!(spec.fields["lead_source"].max_len, Some(20));
     }
@@ -464,17 +509,28 @@ mod tests {
     fn unknown_top_level_key_is_named() {
         let e = error_of(r#"{"dupes":"skip"}"#);
         assert!(e.to_string().contains("`dupes`"), "{e}");
-        assert!(e.to_string().contains("duplicates"), "lists allowed keys: {e}");
+        assert!(
+            e.to_string().contains("duplicates"),
+            "lists allowed keys: {e}"
+        );
     }
 
     #[test]
     fn bad_enum_value_names_key_and_allowed_values() {
         let e = error_of(r#"{"duplicates":"merge"}"#);
         assert_eq!(e.key, "duplicates");
-        assert!(e.message.contains("skip") && e.message.contains("update") && e.message.contains("create"), "{e}");
+        assert!(
+            e.message.contains("skip")
+                && e.message.contains("update")
+                && e.message.contains("create"),
+            "{e}"
+        );
         let e = error_of(r#"{"destination":{"type":"list","name":"x","dial_mode":"robot"}}"#);
         assert_eq!(e.key, "destination.dial_mode");
-        assert!(e.message.contains("ai") && e.message.contains("manual"), "{e}");
+        assert!(
+            e.message.contains("ai") && e.message.contains("manual"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -486,9 +542,15 @@ mod tests {
         assert!(e.message.contains("dial_mode"), "{e}");
         let e = error_of(r#"{"destination":{"type":"group","id":"x"}}"#);
         assert_eq!(e.key, "destination.type");
-        assert!(e.message.contains("campaign") && e.message.contains("list"), "{e}");
+        assert!(
+            e.message.contains("campaign") && e.message.contains("list"),
+            "{e}"
+        );
         let spec = ImportSpec::from_json(r#"{"destination":{"type":"agent","id":"a1"}}"#).unwrap();
-        assert_eq!(serde_json::to_value(&spec.destination).unwrap(), serde_json::json!({"type":"agent","id":"a1"}));
+        assert_eq!(
+            serde_json::to_value(&spec.destination).unwrap(),
+            serde_json::json!({"type":"agent","id":"a1"})
+        );
     }
 
     #[test]
@@ -504,7 +566,10 @@ mod tests {
         assert!(e.message.contains("ISO 3166"), "{e}");
         let e = error_of(r#"{"mapping":{"Tel":"phon"}}"#);
         assert_eq!(e.key, "mapping.Tel");
-        assert!(e.message.contains("first_name") && e.message.contains("custom:<key>"), "{e}");
+        assert!(
+            e.message.contains("first_name") && e.message.contains("custom:<key>"),
+            "{e}"
+        );
         let e = error_of(r#"{"mapping":{"Alt":"secondary_phone_11"}}"#);
         assert!(e.message.contains("1 to 10"), "{e}");
     }
@@ -531,7 +596,14 @@ mod tests {
 
     #[test]
     fn targets_round_trip_through_text() {
-        for text in ["phone", "custom:lead_source", "secondary_phone_3", "secondary_3_role", "ignore", "scheduled_at"] {
+        for text in [
+            "phone",
+            "custom:lead_source",
+            "secondary_phone_3",
+            "secondary_3_role",
+            "ignore",
+            "scheduled_at",
+        ] {
             let target = Target::try_from(text.to_owned()).unwrap();
             assert_eq!(target.to_string(), text);
         }
