@@ -1,19 +1,25 @@
 //! Reading a contact file: from raw bytes to one outcome per record.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Cursor, Read};
 
 use csv::{ByteRecord, StringRecord};
 use serde::{Deserialize, Serialize};
 
 use crate::contact::Contact;
-use crate::input::{detect_delimiter, utf8_reader, Delimiter, TextEncoding, Utf8Reader};
+use crate::input::{
+    detect_delimiter, utf8_reader, Delimiter, HeadThenRest, TextEncoding, Utf8Reader,
+};
 use crate::outcome::{ErrorCode, Rejection};
 use crate::phone::{e164_key, PhoneParser};
 use crate::plan::ColumnPlan;
 use crate::refusal::Refusal;
+use crate::report::{is_report_header, restore};
 use crate::row::RowValidator;
 use crate::spec::{DuplicateMode, ImportSpec};
+
+/// The start of the file that the delimiter is chosen from.
+const HEAD_BYTES: usize = 64 * 1024;
 
 /// Rows read before planning: enough to rank phone columns, small enough to hold.
 pub const SAMPLE_ROWS: usize = 200;
@@ -164,7 +170,7 @@ impl<R: Read> Read for LastBlock<R> {
 pub struct ContactFile<R: Read> {
     facts: FileFacts,
     validator: RowValidator,
-    records: RecordReader<BufReader<Utf8Reader<R>>>,
+    records: RecordReader<BufReader<HeadThenRest<Utf8Reader<R>>>>,
     sampled: VecDeque<RawRecord>,
 }
 
@@ -174,25 +180,35 @@ impl<R: Read> ContactFile<R> {
     pub fn open(input: R, spec: &ImportSpec) -> Result<Self, Refusal> {
         spec.validate()?;
         let unreadable = |e: std::io::Error| Refusal::Unreadable(e.to_string());
-        let (encoding, utf8) = utf8_reader(input).map_err(unreadable)?;
-        let mut utf8 = BufReader::with_capacity(64 * 1024, utf8);
-        let head = utf8.fill_buf().map_err(unreadable)?;
+        let (encoding, mut utf8) = utf8_reader(input).map_err(unreadable)?;
+        // A decoder may hand out only a few bytes per read, so the head is
+        // read to its full size before the delimiter is chosen from it.
+        let mut head = Vec::with_capacity(HEAD_BYTES);
+        (&mut utf8)
+            .take(HEAD_BYTES as u64)
+            .read_to_end(&mut head)
+            .map_err(unreadable)?;
         if head.iter().all(u8::is_ascii_whitespace) {
             return Err(Refusal::EmptyFile);
         }
-        let delimiter = detect_delimiter(head);
-        let mut records = RecordReader::new(utf8, delimiter, ResumePoint::START);
+        let delimiter = detect_delimiter(&head);
+        let stream = BufReader::with_capacity(HEAD_BYTES, Cursor::new(head).chain(utf8));
+        let mut records = RecordReader::new(stream, delimiter, ResumePoint::START);
         let header = records
             .next_record()
             .map_err(unreadable)?
             .ok_or(Refusal::EmptyFile)?;
-        let headers: Vec<String> = header
+        let mut headers: Vec<String> = header
             .record
             .iter()
             .map(|h| String::from_utf8_lossy(h).trim().to_owned())
             .collect();
         if headers.iter().all(String::is_empty) {
             return Err(Refusal::EmptyFile);
+        }
+        if is_report_header(&headers) {
+            // An uploaded report: its headers were neutralised like its cells.
+            headers = headers.iter().map(|h| restore(h).to_owned()).collect();
         }
         let mut sampled = VecDeque::with_capacity(SAMPLE_ROWS);
         while sampled.len() < SAMPLE_ROWS {

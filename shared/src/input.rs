@@ -115,7 +115,7 @@ pub struct Utf8Reader<R: Read> {
 }
 
 /// The sniffed head, then the rest of the input.
-type HeadThenRest<R> = Chain<Cursor<Vec<u8>>, R>;
+pub(crate) type HeadThenRest<R> = Chain<Cursor<Vec<u8>>, R>;
 
 enum Utf8Inner<R: Read> {
     Plain(HeadThenRest<R>),

@@ -6,12 +6,17 @@
 //! Nothing here knows about AWS.
 
 pub mod contact;
+#[cfg(any(test, feature = "contract"))]
+pub mod contract;
 pub mod engine;
 pub mod headers;
+pub mod imports;
 pub mod input;
+pub mod memory;
 pub mod outcome;
 pub mod phone;
 pub mod plan;
+pub mod ports;
 pub mod refusal;
 pub mod report;
 pub mod row;

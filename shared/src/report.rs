@@ -9,6 +9,11 @@ use crate::outcome::Rejection;
 /// The columns a report puts before the file's own columns.
 pub const REPORT_COLUMNS: [&str; 4] = ["row", "error_code", "error_message", "guidance"];
 
+/// Whether a file's headers are those of a report, uploaded again after fixes.
+pub fn is_report_header(headers: &[String]) -> bool {
+    headers.len() > REPORT_COLUMNS.len() && headers.iter().zip(REPORT_COLUMNS).all(|(h, r)| h == r)
+}
+
 /// Cells starting with these are read as formulas by spreadsheets (OWASP CSV injection).
 fn starts_formula(cell: &str) -> bool {
     matches!(

@@ -1,0 +1,242 @@
+//! Ports: what the pipeline needs from storage, queues and objects.
+//!
+//! Each trait has an AWS adapter (DynamoDB, SQS, S3), a local adapter (redb,
+//! in-process queues, a directory) and an in-memory one for tests; the
+//! contract suite in [`crate::contract`] holds all of them to the semantics
+//! written here. No AWS type appears in these signatures.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::io::Read;
+
+use serde::{Deserialize, Serialize};
+
+use crate::contact::Contact;
+use crate::imports::{ChunkResult, ImportRecord, ImportStatus, ImportUpdate};
+use crate::outcome::WriteOutcome;
+use crate::spec::DuplicateMode;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PortError {
+    /// Throttling, a timeout, a 5xx, a lost connection: trying again can help.
+    #[error("{0} (temporary; retrying can help)")]
+    Transient(String),
+    /// A missing object, a refused request, bad data: trying again cannot help.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl PortError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, PortError::Transient(_))
+    }
+}
+
+pub type PortResult<T> = Result<T, PortError>;
+
+/// An object's facts, read without its body.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ObjectInfo {
+    pub size: u64,
+    /// The version id where versioning is on, else the ETag: what makes an
+    /// upload distinct from a later upload under the same key.
+    pub version: String,
+    /// `x-amz-meta-import-spec`, when the uploader set it.
+    pub import_spec: Option<String>,
+}
+
+pub trait ObjectStore: Send + Sync {
+    /// Facts of an object; `Ok(None)` when there is no such object.
+    fn head(&self, key: &str) -> impl Future<Output = PortResult<Option<ObjectInfo>>> + Send;
+
+    /// A whole small object (a spec sidecar, a report part); `Ok(None)` when absent.
+    fn get(&self, key: &str) -> impl Future<Output = PortResult<Option<Vec<u8>>>> + Send;
+
+    /// Bytes `start..end` of an object.
+    fn get_range(
+        &self,
+        key: &str,
+        start: u64,
+        end: u64,
+    ) -> impl Future<Output = PortResult<Vec<u8>>> + Send;
+
+    /// A blocking reader of a whole object, however large, for a blocking thread.
+    fn reader(&self, key: &str) -> impl Future<Output = PortResult<Box<dyn Read + Send>>> + Send;
+
+    fn put(&self, key: &str, body: Vec<u8>) -> impl Future<Output = PortResult<()>> + Send;
+
+    /// Writes an object from a blocking reader of unknown length, in parts
+    /// when it is large; returns its size. Call from a blocking thread.
+    fn put_from_reader(&self, key: &str, body: Box<dyn Read + Send>) -> PortResult<u64>;
+}
+
+/// The two queues of the pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum QueueName {
+    /// One message per chunk of rows, for the importers.
+    Chunks,
+    /// One message per import whose chunks are all done, for the finalizer.
+    Finalize,
+}
+
+pub trait MessageQueue: Send + Sync {
+    /// Sends messages, batched as the queue allows. Delivery is at least once.
+    fn send(
+        &self,
+        queue: QueueName,
+        bodies: Vec<String>,
+    ) -> impl Future<Output = PortResult<()>> + Send;
+}
+
+/// One accepted row for the store to decide about.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContactWrite {
+    pub row: u64,
+    pub contact: Contact,
+}
+
+/// Where a batch of contacts goes, and under which rules.
+#[derive(Debug, Clone, Copy)]
+pub struct WriteTarget<'a> {
+    pub tenant: &'a str,
+    pub import_id: &'a str,
+    /// `Destination::scope()`: a number is unique within it.
+    pub scope: &'a str,
+    pub mode: DuplicateMode,
+}
+
+/// A contact as stored, with where it came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredContact {
+    pub contact_id: String,
+    pub scope: String,
+    /// The import (and its row) that last wrote the contact.
+    pub import_id: String,
+    pub row: u64,
+    pub contact: Contact,
+}
+
+/// The contact id a row gets when it creates a contact: the same on every
+/// retry, so that a repeated write overwrites instead of adding.
+pub fn contact_id_for(import_id: &str, row: u64) -> String {
+    format!("{import_id}-{row}")
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContactFilter {
+    pub scope: Option<String>,
+    pub import_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ContactPage {
+    pub contacts: Vec<StoredContact>,
+    /// Pass back to get the next page; None on the last one.
+    pub next: Option<String>,
+}
+
+pub trait ContactStore: Send + Sync {
+    /// Decides about each row and writes it. One outcome per row, in order.
+    ///
+    /// Per (tenant, scope, E.164) there is one dedupe key, naming the contact
+    /// it points to and the (import, row) that claimed it.
+    /// - `Skip`: an unclaimed key, or one claimed by this very (import, row),
+    ///   is claimed and the contact written with [`contact_id_for`]: `Inserted`.
+    ///   Otherwise nothing is written: `Existing`.
+    /// - `Update`: as `Skip`, but a key claimed by anyone else has its contact
+    ///   refreshed with [`Contact::merge_from`]: `Updated`.
+    /// - `Create`: a new contact with [`contact_id_for`]; the key points at the
+    ///   latest: `Inserted`.
+    ///
+    /// Writing the same batch again gives the same outcomes and the same
+    /// stored state: a retried chunk neither doubles nor loses a contact.
+    fn write_contacts(
+        &self,
+        target: WriteTarget<'_>,
+        rows: &[ContactWrite],
+    ) -> impl Future<Output = PortResult<Vec<WriteOutcome>>> + Send;
+
+    /// A tenant's contacts, by contact id, optionally only one scope's or one import's.
+    fn list_contacts(
+        &self,
+        tenant: &str,
+        filter: &ContactFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> impl Future<Output = PortResult<ContactPage>> + Send;
+}
+
+pub trait DoNotCallStore: Send + Sync {
+    /// Which of `numbers` (E.164) are on the tenant's do-not-call list.
+    fn do_not_call(
+        &self,
+        tenant: &str,
+        numbers: &[String],
+    ) -> impl Future<Output = PortResult<HashSet<String>>> + Send;
+
+    /// Adds numbers; adding one twice is harmless. Returns how many were new.
+    fn add_do_not_call(
+        &self,
+        tenant: &str,
+        numbers: &[String],
+    ) -> impl Future<Output = PortResult<usize>> + Send;
+}
+
+/// What committing a chunk did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkCommit {
+    /// False when this chunk had been committed before: nothing was added.
+    pub newly_committed: bool,
+    pub chunks_done: u32,
+    pub chunks_total: u32,
+}
+
+pub trait ImportStore: Send + Sync {
+    /// Creates the record unless one with its id exists; false when it did.
+    fn create_import(&self, record: &ImportRecord)
+        -> impl Future<Output = PortResult<bool>> + Send;
+
+    fn get_import(
+        &self,
+        tenant: &str,
+        import_id: &str,
+    ) -> impl Future<Output = PortResult<Option<ImportRecord>>> + Send;
+
+    /// Applies `update` if the import's status is still `from`; false otherwise.
+    fn update_import(
+        &self,
+        tenant: &str,
+        import_id: &str,
+        from: ImportStatus,
+        update: &ImportUpdate,
+    ) -> impl Future<Output = PortResult<bool>> + Send;
+
+    /// Records a chunk's result and adds its counters to the import's, once:
+    /// both happen or neither does, and a second commit of the same chunk
+    /// changes nothing.
+    fn commit_chunk(
+        &self,
+        tenant: &str,
+        import_id: &str,
+        result: &ChunkResult,
+    ) -> impl Future<Output = PortResult<ChunkCommit>> + Send;
+
+    /// The committed chunks of an import, by chunk index.
+    fn chunk_results(
+        &self,
+        tenant: &str,
+        import_id: &str,
+    ) -> impl Future<Output = PortResult<Vec<ChunkResult>>> + Send;
+
+    /// A tenant's imports, newest first.
+    fn list_imports(
+        &self,
+        tenant: &str,
+        limit: usize,
+    ) -> impl Future<Output = PortResult<Vec<ImportRecord>>> + Send;
+}
+
+/// Everything the pipeline stores, as one bound.
+pub trait Store: ImportStore + ContactStore + DoNotCallStore {}
+
+impl<T: ImportStore + ContactStore + DoNotCallStore> Store for T {}

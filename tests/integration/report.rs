@@ -1,0 +1,268 @@
+//! The error report: its columns, formula neutralising, and uploading the
+//! report itself again after fixing rows.
+
+use contact_import_core::plan::MappingSource;
+use contact_import_core::report::REPORT_COLUMNS;
+use contact_import_core::spec::Target;
+
+use crate::support::{import, import_bytes, import_with_dnc, read_csv, write_csv, Import};
+
+/// Rows 2, 4 and 5 are on this list; row 3 has a number with too few digits.
+const DO_NOT_CALL: &[&str] = &["+14155552671", "+14155552673", "+14155552674"];
+
+fn injection_import() -> Import {
+    let import = import_with_dnc("report_injection.csv", "{}", DO_NOT_CALL);
+    assert_eq!(
+        import.summary(),
+        [
+            (2, "do_not_call"),
+            (3, "invalid_phone"),
+            (4, "do_not_call"),
+            (5, "do_not_call")
+        ]
+    );
+    import
+}
+
+#[test]
+fn report_has_the_four_report_columns_then_every_original_header() {
+    let report = read_csv(&injection_import().report());
+    assert_eq!(
+        report.header,
+        [
+            "row",
+            "error_code",
+            "error_message",
+            "guidance",
+            "phone",
+            "name",
+            "notes",
+            "amount",
+            "'@handle"
+        ]
+    );
+    assert_eq!(report.rows.len(), 4);
+    let line = report.report_line(3);
+    assert_eq!(line[1], "invalid_phone");
+    assert!(
+        line[2].contains("`+1 415 555 26`") && line[2].contains("`phone`"),
+        "{}",
+        line[2]
+    );
+    assert!(!line[3].is_empty(), "guidance is given");
+    assert_eq!(
+        line[5], "Bob Stone",
+        "original values under their original headers"
+    );
+}
+
+#[test]
+fn report_row_column_is_the_spreadsheet_row() {
+    let import = injection_import();
+    let report = read_csv(&import.report());
+    let rows: Vec<&str> = report.rows.iter().map(|line| line[0].as_str()).collect();
+    assert_eq!(rows, ["2", "3", "4", "5"]);
+}
+
+#[test]
+fn formula_cells_are_prefixed_with_a_quote() {
+    let report = read_csv(&injection_import().report());
+    let data = |row: u64| report.report_line(row)[4..].to_vec();
+    assert_eq!(
+        data(2),
+        ["'+1 415 555 2671", "Ann Lee", "'=1+1", "'-5", "'@ann"]
+    );
+    assert_eq!(
+        data(3),
+        ["'+1 415 555 26", "Bob Stone", "'@SUM(A1)", "'+7", "bob"]
+    );
+    assert_eq!(
+        data(4),
+        [
+            "'+14155552673",
+            "Cid Moss",
+            "'\ttabbed",
+            "'\rcarriage",
+            "cid"
+        ]
+    );
+    assert_eq!(
+        data(5),
+        ["'+14155552674", "Dee Park", "'tis fine", "''=kept", "dee"]
+    );
+}
+
+#[test]
+fn no_report_cell_starts_like_a_formula() {
+    let report = read_csv(&injection_import().report());
+    for cell in report.header.iter().chain(report.rows.iter().flatten()) {
+        assert!(
+            !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+            "cell {cell:?} would run as a formula"
+        );
+    }
+}
+
+#[test]
+fn reimported_report_ignores_the_report_columns() {
+    let reimport = import_bytes(&injection_import().report(), "{}", &[]);
+    assert!(reimport.plan.is_report_input());
+    for header in REPORT_COLUMNS {
+        assert_eq!(
+            reimport.target(header),
+            (&Target::Ignore, MappingSource::ReportColumn),
+            "{header}"
+        );
+    }
+    assert_eq!(reimport.plan.custom_keys(), ["notes", "amount", "handle"]);
+    for accepted in reimport.accepted() {
+        for key in ["row", "error_code", "error_message", "guidance"] {
+            assert!(
+                !accepted.contact.custom.contains_key(key),
+                "{key} became a custom field"
+            );
+        }
+    }
+}
+
+#[test]
+fn reimported_report_restores_neutralised_values() {
+    let reimport = import_bytes(&injection_import().report(), "{}", &[]);
+    assert_eq!(
+        reimport.summary(),
+        [
+            (2, "imported"),
+            (3, "invalid_phone"),
+            (4, "imported"),
+            (5, "imported")
+        ]
+    );
+    let ann = reimport.contact(2);
+    assert_eq!(ann.phone, "+14155552671");
+    assert_eq!(
+        ann.phone_raw, "+1 415 555 2671",
+        "the ' added by the report is gone"
+    );
+    assert_eq!(ann.custom["notes"], "=1+1");
+    assert_eq!(ann.custom["amount"], "-5");
+    assert_eq!(ann.custom["handle"], "@ann");
+    let dee = reimport.contact(5);
+    assert_eq!(
+        dee.custom["notes"], "'tis fine",
+        "a quote the user wrote is kept"
+    );
+    assert_eq!(
+        dee.custom["amount"], "'=kept",
+        "a quote the user wrote is kept before a formula character too"
+    );
+    assert_eq!(reimport.rejection(3).values[0], "+1 415 555 26");
+}
+
+#[test]
+fn reimporting_an_unfixed_report_rejects_the_same_values_again() {
+    let first = injection_import();
+    let second = import_bytes(&first.report(), "{}", DO_NOT_CALL);
+    let codes = |import: &Import| import.rejected().iter().map(|r| r.code).collect::<Vec<_>>();
+    assert_eq!(codes(&second), codes(&first));
+    for (again, original) in second.rejected().iter().zip(first.rejected()) {
+        assert_eq!(
+            again.values, original.values,
+            "row {} round-trips exactly",
+            original.row
+        );
+    }
+    let first_report = read_csv(&first.report());
+    let second_report = read_csv(&second.report());
+    for (again, original) in second_report.rows.iter().zip(&first_report.rows) {
+        assert_eq!(
+            again[4..],
+            original[4..],
+            "values are neutralised once, not twice"
+        );
+    }
+}
+
+#[test]
+fn reimported_report_keeps_the_original_headers() {
+    let first = injection_import();
+    let reimport = import_bytes(&first.report(), "{}", DO_NOT_CALL);
+    assert_eq!(
+        reimport.plan.source_headers(),
+        first.plan.source_headers(),
+        "a neutralised header is restored like any other cell"
+    );
+    assert_eq!(
+        read_csv(&reimport.report()).header,
+        read_csv(&first.report()).header
+    );
+}
+
+#[test]
+fn fixed_row_of_a_report_imports() {
+    let mut report = read_csv(&injection_import().report());
+    let phone = report.column("phone");
+    // The user corrects the digits in a spreadsheet, which keeps the leading '.
+    report.report_line_mut(3)[phone] = "'+1 415 555 2672".to_owned();
+    let reimport = import_bytes(&write_csv(&report), "{}", DO_NOT_CALL);
+    assert_eq!(
+        reimport.summary(),
+        [
+            (2, "do_not_call"),
+            (3, "imported"),
+            (4, "do_not_call"),
+            (5, "do_not_call")
+        ]
+    );
+    let bob = reimport.contact(3);
+    assert_eq!(bob.phone, "+14155552672");
+    assert_eq!(bob.phone_raw, "+1 415 555 2672");
+    assert_eq!(bob.first_name.as_deref(), Some("Bob"));
+    assert_eq!(bob.custom["notes"], "@SUM(A1)");
+    assert_eq!(bob.custom["amount"], "+7");
+}
+
+#[test]
+fn fixed_row_typed_without_the_quote_imports_too() {
+    let mut report = read_csv(&injection_import().report());
+    let phone = report.column("phone");
+    report.report_line_mut(3)[phone] = "(415) 555-2672".to_owned();
+    let reimport = import_bytes(&write_csv(&report), "{}", DO_NOT_CALL);
+    assert_eq!(reimport.contact(3).phone, "+14155552672");
+    assert_eq!(reimport.contact(3).phone_raw, "(415) 555-2672");
+}
+
+#[test]
+fn report_saved_from_a_spreadsheet_after_fixing_imports() {
+    let import = import("report_fixed.csv", "{}");
+    assert!(import.plan.is_report_input());
+    assert_eq!(
+        import.summary(),
+        [(2, "imported"), (3, "imported"), (4, "imported")]
+    );
+    assert_eq!(
+        import.plan.custom_keys(),
+        ["notes"],
+        "the report columns are not custom fields"
+    );
+    let bob = import.contact(2);
+    assert_eq!(bob.phone, "+14155552672");
+    assert_eq!(bob.phone_raw, "+1 415 555 2672");
+    assert_eq!(bob.custom["notes"], "=SUM(A1)");
+    let cid = import.contact(3);
+    assert_eq!(cid.phone, "+442079460958");
+    assert_eq!(cid.phone_raw, "+44 20 7946 0958");
+    assert_eq!(cid.custom["notes"], "-");
+    assert_eq!(import.contact(4).custom["notes"], "@home");
+}
+
+#[test]
+fn report_keeps_values_beyond_the_header() {
+    let import = import("malformed_rows.csv", "{}");
+    let report = read_csv(&import.report());
+    assert_eq!(report.header[4..], ["phone", "name", "city"]);
+    assert_eq!(
+        report.report_line(3)[4..],
+        ["'+14155552672", "Bob Stone", "Paris", "extra"]
+    );
+    assert_eq!(report.report_line(2)[4..], ["'+14155552671", "Ann Lee", ""]);
+}
