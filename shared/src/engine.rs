@@ -39,6 +39,8 @@ pub struct RawRecord {
     pub row: u64,
     /// Where it starts in the UTF-8 stream.
     pub byte_offset: u64,
+    /// Where reading resumes after it: a chunk boundary, if one falls here.
+    pub end: ResumePoint,
     pub record: ByteRecord,
 }
 
@@ -113,6 +115,7 @@ impl<R: Read> RecordReader<R> {
         Ok(Some(RawRecord {
             row,
             byte_offset,
+            end: self.resume_point(),
             record,
         }))
     }
@@ -169,6 +172,7 @@ impl<R: Read> Read for LastBlock<R> {
 /// An opened contact file: facts detected, plan built, records ready.
 pub struct ContactFile<R: Read> {
     facts: FileFacts,
+    data_start: ResumePoint,
     validator: RowValidator,
     records: RecordReader<BufReader<HeadThenRest<Utf8Reader<R>>>>,
     sampled: VecDeque<RawRecord>,
@@ -198,6 +202,7 @@ impl<R: Read> ContactFile<R> {
             .next_record()
             .map_err(unreadable)?
             .ok_or(Refusal::EmptyFile)?;
+        let data_start = header.end;
         let mut headers: Vec<String> = header
             .record
             .iter()
@@ -243,6 +248,7 @@ impl<R: Read> ContactFile<R> {
                 delimiter,
                 headers,
             },
+            data_start,
             validator: RowValidator::new(plan, spec, delimiter),
             records,
             sampled,
@@ -255,6 +261,11 @@ impl<R: Read> ContactFile<R> {
 
     pub fn plan(&self) -> &ColumnPlan {
         self.validator.plan()
+    }
+
+    /// Where the first data record starts, in the UTF-8 stream.
+    pub fn data_start(&self) -> ResumePoint {
+        self.data_start
     }
 
     pub fn validator(&self) -> &RowValidator {

@@ -15,6 +15,7 @@ pub mod input;
 pub mod memory;
 pub mod outcome;
 pub mod phone;
+pub mod pipeline;
 pub mod plan;
 pub mod ports;
 pub mod refusal;

@@ -331,6 +331,10 @@ impl MemoryObjects {
         self.objects().insert(key.to_owned(), (body, info));
     }
 
+    pub fn remove(&self, key: &str) {
+        self.objects().remove(key);
+    }
+
     pub fn keys(&self) -> Vec<String> {
         self.objects().keys().cloned().collect()
     }

@@ -1,0 +1,222 @@
+//! The importer: one chunk of rows, written once however often it runs.
+
+use std::collections::HashMap;
+
+use tracing::{info, info_span, Instrument};
+
+use super::{ChunkMessage, Pipeline, PipelineError};
+use crate::engine::{duplicate_existing, duplicate_in_file, AcceptedRow, RecordReader};
+use crate::imports::{keys, ChunkResult, ImportRecord};
+use crate::outcome::{ErrorCode, Rejection, Tally, WriteOutcome};
+use crate::ports::{ContactWrite, MessageQueue, ObjectStore, Store, WriteTarget};
+use crate::report::ReportWriter;
+use crate::row::RowValidator;
+
+/// The rows of a chunk, checked by the rules the file alone decides.
+struct CheckedChunk {
+    validator: RowValidator,
+    accepted: Vec<AcceptedRow>,
+    rejected: Vec<Rejection>,
+}
+
+impl<S, O, Q> Pipeline<S, O, Q>
+where
+    S: Store + 'static,
+    O: ObjectStore + 'static,
+    Q: MessageQueue + 'static,
+{
+    /// Imports one chunk. Running it again, whole or after a crash at any
+    /// point, ends in the same contacts, report part and counters.
+    pub async fn import_chunk(&self, chunk: ChunkMessage) -> Result<(), PipelineError> {
+        let span = info_span!("import_chunk", import_id = %chunk.import_id, chunk = chunk.index);
+        async {
+            let record = self.record(&chunk.tenant, &chunk.import_id).await?;
+            if record.status.is_final() {
+                return Ok(());
+            }
+            let bytes = self
+                .objects
+                .get_range(
+                    &chunk.data_key,
+                    chunk.data_skip + chunk.start.byte,
+                    chunk.data_skip + chunk.end_byte,
+                )
+                .await?;
+            let checked = check_rows(&record, &chunk, bytes).await?;
+            let result = self.write_rows(&record, &chunk, checked).await?;
+            let commit = self
+                .store
+                .commit_chunk(&chunk.tenant, &chunk.import_id, &result)
+                .await?;
+            info!(
+                rows = result.tally.processed,
+                inserted = result.tally.inserted,
+                rejected = result.tally.skipped + result.tally.failed,
+                newly_committed = commit.newly_committed,
+                "chunk done"
+            );
+            // Whoever sees the last chunk done asks for the finalizer, also on a retry.
+            if commit.chunks_done == commit.chunks_total {
+                self.request_finalize(&chunk.tenant, &chunk.import_id)
+                    .await?;
+            }
+            Ok(())
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Applies do-not-call and in-file duplicates, writes the contacts, and
+    /// stores the chunk's report part.
+    async fn write_rows(
+        &self,
+        record: &ImportRecord,
+        chunk: &ChunkMessage,
+        checked: CheckedChunk,
+    ) -> Result<ChunkResult, PipelineError> {
+        let CheckedChunk {
+            validator,
+            accepted,
+            mut rejected,
+        } = checked;
+        let numbers: Vec<String> = accepted.iter().map(|a| a.contact.phone.clone()).collect();
+        let do_not_call = self.store.do_not_call(&chunk.tenant, &numbers).await?;
+        let duplicates: HashMap<u64, u64> = chunk.duplicates.iter().copied().collect();
+        let mut to_write = Vec::with_capacity(accepted.len());
+        for row in accepted {
+            if do_not_call.contains(&row.contact.phone) {
+                rejected.push(validator.rejection(
+                    row.row,
+                    &row.record,
+                    ErrorCode::DoNotCall,
+                    format!("{} is on your do-not-call list", row.contact.phone),
+                    "Remove the number from the do-not-call list only if the contact asked to be called again; otherwise delete the row",
+                ));
+            } else if let Some(&earlier) = duplicates.get(&row.row) {
+                rejected.push(duplicate_in_file(
+                    &validator,
+                    row.row,
+                    &row.record,
+                    &row.contact.phone,
+                    earlier,
+                ));
+            } else {
+                to_write.push(row);
+            }
+        }
+        let writes: Vec<ContactWrite> = to_write
+            .iter()
+            .map(|row| ContactWrite {
+                row: row.row,
+                contact: row.contact.clone(),
+            })
+            .collect();
+        let scope = record.spec.destination.scope();
+        let target = WriteTarget {
+            tenant: &chunk.tenant,
+            import_id: &chunk.import_id,
+            scope: &scope,
+            mode: record.spec.duplicates,
+        };
+        let outcomes = if writes.is_empty() {
+            Vec::new()
+        } else {
+            self.store.write_contacts(target, &writes).await?
+        };
+        if outcomes.len() != writes.len() {
+            return Err(PipelineError::Invalid(format!(
+                "the store answered {} outcomes for {} contacts",
+                outcomes.len(),
+                writes.len()
+            )));
+        }
+        let mut tally = Tally::default();
+        for (row, outcome) in to_write.iter().zip(&outcomes) {
+            tally.record_write(*outcome);
+            if *outcome == WriteOutcome::Existing {
+                rejected.push(duplicate_existing(&validator, row, &scope));
+            }
+        }
+        for rejection in &rejected {
+            if rejection.code != ErrorCode::DuplicateExisting {
+                tally.record_rejection(rejection.code);
+            }
+        }
+        let report_part = if rejected.is_empty() {
+            None
+        } else {
+            rejected.sort_by_key(|r| r.row);
+            let key = keys::report_part(&chunk.tenant, &chunk.import_id, chunk.index);
+            self.objects.put(&key, report_lines(&rejected)?).await?;
+            Some(key)
+        };
+        Ok(ChunkResult {
+            index: chunk.index,
+            tally,
+            report_part,
+        })
+    }
+}
+
+/// Report lines without a header: the finalizer adds one when it joins parts.
+pub(super) fn report_lines(rejected: &[Rejection]) -> Result<Vec<u8>, PipelineError> {
+    let mut part = ReportWriter::without_header(Vec::new());
+    for rejection in rejected {
+        part.write(rejection)
+            .map_err(|e| PipelineError::Invalid(format!("writing a report line: {e}")))?;
+    }
+    part.finish()
+        .map_err(|e| PipelineError::Invalid(format!("writing a report part: {e}")))
+}
+
+/// Runs the row rules over a chunk on a blocking thread: they are CPU work.
+async fn check_rows(
+    record: &ImportRecord,
+    chunk: &ChunkMessage,
+    bytes: Vec<u8>,
+) -> Result<CheckedChunk, PipelineError> {
+    let (plan, facts) = match (&record.plan, &record.facts) {
+        (Some(plan), Some(facts)) => (plan.clone(), facts.clone()),
+        _ => {
+            return Err(PipelineError::Invalid(format!(
+                "import {} has no column plan yet",
+                record.import_id
+            )))
+        }
+    };
+    let spec = record.spec.clone();
+    let start = chunk.start;
+    let expected_rows = chunk.rows;
+    tokio::task::spawn_blocking(move || {
+        let validator = RowValidator::new(plan, &spec, facts.delimiter);
+        let mut reader = RecordReader::new(bytes.as_slice(), facts.delimiter, start);
+        let mut checked = CheckedChunk {
+            validator,
+            accepted: Vec::new(),
+            rejected: Vec::new(),
+        };
+        let mut rows = 0;
+        while let Some(raw) = reader
+            .next_record()
+            .map_err(|e| PipelineError::Invalid(format!("reading the chunk: {e}")))?
+        {
+            rows += 1;
+            match checked.validator.check(raw.row, raw.record) {
+                Ok((contact, record)) => checked.accepted.push(AcceptedRow {
+                    row: raw.row,
+                    contact,
+                    record,
+                }),
+                Err(rejection) => checked.rejected.push(rejection),
+            }
+        }
+        if rows != expected_rows {
+            return Err(PipelineError::Invalid(format!(
+                "the chunk holds {rows} rows where the splitter counted {expected_rows}; the file changed after it was split"
+            )));
+        }
+        Ok(checked)
+    })
+    .await
+    .map_err(|e| PipelineError::Invalid(format!("the chunk check stopped: {e}")))?
+}

@@ -1,0 +1,315 @@
+//! The splitter: from an uploaded object to an import record and chunk messages.
+
+use std::io::Read;
+
+use tokio::runtime::Handle;
+use tracing::{info, info_span, warn, Instrument};
+
+use super::{to_json, ChunkMessage, Pipeline, PipelineError};
+use crate::engine::{ContactFile, FileFacts, FirstOccurrences, ResumePoint};
+use crate::imports::{import_id_for, keys, Failure, ImportRecord, ImportStatus, ImportUpdate};
+use crate::input::{utf8_reader, TextEncoding};
+use crate::plan::ColumnPlan;
+use crate::ports::{MessageQueue, ObjectStore, QueueName, Store};
+use crate::refusal::Refusal;
+use crate::spec::{DuplicateMode, ImportSpec, SpecError};
+
+/// An object that appeared under the uploads prefix; the key already URL-decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upload {
+    pub key: String,
+    /// The version id or ETag from the event, when it has one.
+    pub version: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SplitOutcome {
+    /// Not a contact file under `uploads/<tenant>/` (a spec sidecar, another folder).
+    Ignored(String),
+    /// A repeated event for an import that is past splitting.
+    AlreadyHandled {
+        import_id: String,
+        status: ImportStatus,
+    },
+    /// The file was refused; the import is FAILED with this reason.
+    Failed {
+        import_id: String,
+        reason: String,
+    },
+    Split {
+        import_id: String,
+        chunks: u32,
+    },
+}
+
+/// What a scan of the file decided.
+struct Scan {
+    facts: FileFacts,
+    plan: ColumnPlan,
+    data_key: String,
+    data_skip: u64,
+    rows: u64,
+    chunks: Vec<ChunkMessage>,
+}
+
+impl<S, O, Q> Pipeline<S, O, Q>
+where
+    S: Store + 'static,
+    O: ObjectStore + 'static,
+    Q: MessageQueue + 'static,
+{
+    /// Handles one object-created event. Safe to run again for the same event.
+    pub async fn split(&self, upload: Upload) -> Result<SplitOutcome, PipelineError> {
+        let tenant = match keys::upload_tenant(&upload.key) {
+            Ok(tenant) => tenant.to_owned(),
+            Err(e) => return Ok(SplitOutcome::Ignored(e.message)),
+        };
+        let Some(info) = self.objects.head(&upload.key).await? else {
+            return Ok(SplitOutcome::Ignored(format!(
+                "{} no longer exists",
+                upload.key
+            )));
+        };
+        let version = upload.version.clone().unwrap_or(info.version.clone());
+        let import_id = import_id_for(&self.config.bucket, &upload.key, &version);
+        let span = info_span!("split", %import_id, %tenant);
+        async {
+            let (spec, spec_problem) = self
+                .spec_for(&upload.key, &tenant, info.import_spec)
+                .await?;
+            let record = ImportRecord::accepted(
+                &tenant,
+                &import_id,
+                &upload.key,
+                info.size,
+                spec.clone(),
+                &super::now(),
+            );
+            self.store.create_import(&record).await?;
+            let current = self.record(&tenant, &import_id).await?;
+            match current.status {
+                ImportStatus::Accepted => {
+                    let update = ImportUpdate::to(ImportStatus::Splitting, &super::now());
+                    self.store
+                        .update_import(&tenant, &import_id, ImportStatus::Accepted, &update)
+                        .await?;
+                }
+                // A splitter died mid-way: do it again, the same way.
+                ImportStatus::Splitting => {}
+                status => return Ok(SplitOutcome::AlreadyHandled { import_id, status }),
+            }
+            if let Some(problem) = spec_problem {
+                return self
+                    .fail(&tenant, &import_id, "invalid_spec", problem.to_string())
+                    .await;
+            }
+            let scan = match self
+                .scan(&upload.key, &tenant, &import_id, current.spec.clone())
+                .await?
+            {
+                Ok(scan) => scan,
+                Err(refusal) => {
+                    return self
+                        .fail(&tenant, &import_id, refusal.code(), refusal.to_string())
+                        .await
+                }
+            };
+            let chunks = u32::try_from(scan.chunks.len())
+                .map_err(|_| PipelineError::Invalid("more chunks than a u32 counts".to_owned()))?;
+            let mut planned = ImportUpdate::to(ImportStatus::Splitting, &super::now());
+            planned.facts = Some(scan.facts);
+            planned.plan = Some(scan.plan);
+            planned.data_key = Some(scan.data_key);
+            planned.rows = Some(scan.rows);
+            planned.chunks_total = Some(chunks);
+            // The total is stored before any chunk can be committed against it.
+            self.store
+                .update_import(&tenant, &import_id, ImportStatus::Splitting, &planned)
+                .await?;
+            let bodies = scan.chunks.iter().map(to_json).collect();
+            self.queue.send(QueueName::Chunks, bodies).await?;
+            let importing = ImportUpdate::to(ImportStatus::Importing, &super::now());
+            self.store
+                .update_import(&tenant, &import_id, ImportStatus::Splitting, &importing)
+                .await?;
+            info!(
+                rows = scan.rows,
+                chunks,
+                data_skip = scan.data_skip,
+                "split"
+            );
+            Ok(SplitOutcome::Split { import_id, chunks })
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// The spec from the sidecar object, else the object's metadata, else the
+    /// defaults; the tenant is always the key's. A spec that cannot be used
+    /// is returned as a problem so that the import can fail with it.
+    async fn spec_for(
+        &self,
+        key: &str,
+        tenant: &str,
+        metadata: Option<String>,
+    ) -> Result<(ImportSpec, Option<SpecError>), PipelineError> {
+        let sidecar = self.objects.get(&keys::spec_sidecar(key)).await?;
+        let text = match (sidecar, metadata) {
+            (Some(bytes), _) => Some(String::from_utf8_lossy(&bytes).into_owned()),
+            (None, Some(text)) => Some(text),
+            (None, None) => None,
+        };
+        let parsed = match text {
+            None => Ok(ImportSpec::default()),
+            Some(text) => ImportSpec::from_json(&text),
+        };
+        let (mut spec, problem) = match parsed {
+            Ok(spec) => (spec, None),
+            Err(e) => (ImportSpec::default(), Some(e)),
+        };
+        let problem = problem.or_else(|| match &spec.tenant {
+            Some(named) if named != tenant => Some(SpecError {
+                key: "tenant".to_owned(),
+                message: format!("the spec names tenant `{named}` but the file was uploaded under uploads/{tenant}/; the tenant comes from the upload folder"),
+            }),
+            _ => None,
+        });
+        spec.tenant = Some(tenant.to_owned());
+        Ok((spec, problem))
+    }
+
+    async fn fail(
+        &self,
+        tenant: &str,
+        import_id: &str,
+        code: &str,
+        message: String,
+    ) -> Result<SplitOutcome, PipelineError> {
+        warn!(code, "import refused");
+        let mut failed = ImportUpdate::to(ImportStatus::Failed, &super::now());
+        failed.failure = Some(Failure {
+            code: code.to_owned(),
+            message: message.clone(),
+        });
+        failed.summary_key = Some(keys::summary(tenant, import_id));
+        let mut record = self.record(tenant, import_id).await?;
+        record.apply(&failed);
+        self.objects
+            .put(
+                &keys::summary(tenant, import_id),
+                super::finalizer::summary_json(&record),
+            )
+            .await?;
+        self.store
+            .update_import(tenant, import_id, ImportStatus::Splitting, &failed)
+            .await?;
+        Ok(SplitOutcome::Failed {
+            import_id: import_id.to_owned(),
+            reason: message,
+        })
+    }
+
+    /// Reads the whole file once, on a blocking thread, with constant memory
+    /// but for the set of numbers seen. A file that is not UTF-8 is first
+    /// copied as UTF-8 to a staging object, which the chunks then read.
+    async fn scan(
+        &self,
+        key: &str,
+        tenant: &str,
+        import_id: &str,
+        spec: ImportSpec,
+    ) -> Result<Result<Scan, Refusal>, PipelineError> {
+        let objects = self.objects.clone();
+        let key = key.to_owned();
+        let staging = keys::staging(tenant, import_id);
+        let (tenant, import_id) = (tenant.to_owned(), import_id.to_owned());
+        let chunk_rows = self.config.chunk_rows.max(1);
+        let handle = Handle::current();
+        tokio::task::spawn_blocking(move || -> Result<Result<Scan, Refusal>, PipelineError> {
+            let raw = handle.block_on(objects.reader(&key))?;
+            let (encoding, utf8) = match utf8_reader(raw) {
+                Ok(sniffed) => sniffed,
+                Err(e) => return Ok(Err(Refusal::Unreadable(e.to_string()))),
+            };
+            let (data_key, data_skip) = match encoding {
+                TextEncoding::Utf8 => (key, 0),
+                TextEncoding::Utf8Bom => (key, 3),
+                _ => {
+                    objects.put_from_reader(&staging, Box::new(utf8))?;
+                    (staging, 0)
+                }
+            };
+            let data = handle.block_on(objects.reader(&data_key))?;
+            let planned = plan_chunks(data, &spec, chunk_rows, |mut chunk| {
+                chunk.tenant.clone_from(&tenant);
+                chunk.import_id.clone_from(&import_id);
+                chunk.data_key.clone_from(&data_key);
+                chunk.data_skip = data_skip;
+                chunk
+            });
+            Ok(planned.map(|(mut facts, plan, rows, chunks)| {
+                // The chunks read UTF-8 whatever the upload was; the facts tell the upload's.
+                facts.encoding = encoding;
+                Scan {
+                    facts,
+                    plan,
+                    data_key,
+                    data_skip,
+                    rows,
+                    chunks,
+                }
+            }))
+        })
+        .await
+        .map_err(|e| PipelineError::Invalid(format!("the scan stopped: {e}")))?
+    }
+}
+
+/// Cuts the file into chunks of `chunk_rows` records and decides, in file
+/// order, which rows repeat a number of an earlier row.
+fn plan_chunks<R: Read>(
+    data: R,
+    spec: &ImportSpec,
+    chunk_rows: u64,
+    finish: impl Fn(ChunkMessage) -> ChunkMessage,
+) -> Result<(FileFacts, ColumnPlan, u64, Vec<ChunkMessage>), Refusal> {
+    let mut file = ContactFile::open(data, spec)?;
+    let mut first_occurrences =
+        (spec.duplicates != DuplicateMode::Create).then(FirstOccurrences::default);
+    let mut chunks = Vec::new();
+    let mut current: Option<ChunkMessage> = None;
+    let mut start: ResumePoint = file.data_start();
+    let mut rows = 0;
+    while let Some(raw) = file.next_record()? {
+        rows += 1;
+        let chunk = current.get_or_insert_with(|| ChunkMessage {
+            tenant: String::new(),
+            import_id: String::new(),
+            index: chunks.len() as u32,
+            data_key: String::new(),
+            data_skip: 0,
+            start,
+            end_byte: start.byte,
+            first_row: raw.row,
+            rows: 0,
+            duplicates: Vec::new(),
+        });
+        chunk.rows += 1;
+        chunk.end_byte = raw.end.byte;
+        let end = raw.end;
+        let row = raw.row;
+        if let Some(first) = first_occurrences.as_mut() {
+            if let Ok((contact, _)) = file.validator().check(row, raw.record) {
+                if let Some(earlier) = first.earlier_row(&contact.phone, row) {
+                    chunk.duplicates.push((row, earlier));
+                }
+            }
+        }
+        if chunk.rows == chunk_rows {
+            chunks.push(finish(current.take().expect("a chunk is open")));
+            start = end;
+        }
+    }
+    chunks.extend(current.map(&finish));
+    Ok((file.facts().clone(), file.plan().clone(), rows, chunks))
+}
