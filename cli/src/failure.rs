@@ -6,29 +6,45 @@ use std::io::{self, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
+use contact_import_core::pipeline::PipelineError;
+use contact_import_core::ports::PortError;
 use contact_import_core::Refusal;
+
+use crate::layout::one_line;
 
 /// Exit status for input the user has to fix.
 const BAD_INPUT: u8 = 2;
 /// Exit status for everything else.
 const INTERNAL: u8 = 1;
 
-/// A missing or unreadable file, a bad spec or a refused file.
+/// Input the user can fix: a missing or unreadable file, a bad spec, a
+/// refused file, an unknown import id, an invalid number or option.
 ///
-/// Its message comes from a [`Refusal`], which names columns and keys but
-/// never a row's values, so no phone number reaches stderr.
+/// A refused file's message comes from a [`Refusal`], which names columns
+/// and keys but never a row's values, so no phone number from a file
+/// reaches stderr.
 #[derive(Debug)]
 pub struct BadInput {
-    /// The path at fault, as the user wrote it.
+    /// What is at fault, as the user wrote it: a path, an id, a number.
     subject: String,
-    refusal: Refusal,
+    problem: Problem,
+}
+
+#[derive(Debug)]
+enum Problem {
+    Refused(Refusal),
+    /// Anything else, with a short stable code for `--json`.
+    Other {
+        code: &'static str,
+        message: String,
+    },
 }
 
 impl BadInput {
     pub fn new(path: &Path, refusal: Refusal) -> Self {
         BadInput {
             subject: path.display().to_string(),
-            refusal,
+            problem: Problem::Refused(refusal),
         }
     }
 
@@ -37,19 +53,40 @@ impl BadInput {
         BadInput::new(path, Refusal::Unreadable(describe_io(error)))
     }
 
+    /// Any other input at fault: `message` says what is wrong and what to do.
+    pub fn other(
+        subject: impl fmt::Display,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        BadInput {
+            subject: subject.to_string(),
+            problem: Problem::Other {
+                code,
+                message: message.into(),
+            },
+        }
+    }
+
     pub fn code(&self) -> &'static str {
-        self.refusal.code()
+        match &self.problem {
+            Problem::Refused(refusal) => refusal.code(),
+            Problem::Other { code, .. } => code,
+        }
     }
 }
 
 impl fmt::Display for BadInput {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.subject, self.refusal)
+        match &self.problem {
+            Problem::Refused(refusal) => write!(f, "{}: {refusal}", self.subject),
+            Problem::Other { message, .. } => write!(f, "{}: {message}", self.subject),
+        }
     }
 }
 
 /// An I/O error as a reader who has to act on it wants it.
-fn describe_io(error: &io::Error) -> String {
+pub fn describe_io(error: &io::Error) -> String {
     match error.kind() {
         io::ErrorKind::NotFound => "no such file; check the path".to_owned(),
         io::ErrorKind::PermissionDenied => {
@@ -63,7 +100,10 @@ fn describe_io(error: &io::Error) -> String {
 #[derive(Debug)]
 pub enum Failure {
     BadInput(BadInput),
-    /// Not the user's input: stdout closed, a write failed.
+    /// A bad input whose JSON object (a FAILED import's summary) is already
+    /// on stdout: only the line on stderr is left to write.
+    Reported(BadInput),
+    /// Not the user's input: stdout closed, a write failed, the store is busy.
     Internal(anyhow::Error),
 }
 
@@ -79,27 +119,66 @@ impl From<io::Error> for Failure {
     }
 }
 
+impl From<serde_json::Error> for Failure {
+    fn from(error: serde_json::Error) -> Self {
+        // Writing JSON to a closed pipe is an I/O error like any other write.
+        if error.is_io() {
+            return Failure::from(io::Error::from(error));
+        }
+        Failure::Internal(error.into())
+    }
+}
+
+impl From<PortError> for Failure {
+    fn from(error: PortError) -> Self {
+        Failure::Internal(error.into())
+    }
+}
+
+impl From<PipelineError> for Failure {
+    fn from(error: PipelineError) -> Self {
+        Failure::Internal(error.into())
+    }
+}
+
+/// What `--json` prints for a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonFailure {
+    /// No `--json`: stderr only.
+    Off,
+    /// `{"error", "code"}`.
+    Plain,
+    /// `{"status": "FAILED", "error", "code"}`, for commands whose JSON
+    /// describes a file or an import (`preview`, `import`).
+    WithStatus,
+}
+
 impl Failure {
-    /// Tells the user and gives the exit status. With `json`, a bad input is
-    /// also one JSON object on stdout, as every `--json` run prints one.
-    pub fn report(self, json: bool) -> ExitCode {
+    /// Tells the user and gives the exit status. With `--json`, a bad input
+    /// is also one JSON object on stdout, as every `--json` run prints one.
+    pub fn report(self, json: JsonFailure) -> ExitCode {
         match self {
             Failure::BadInput(bad) => {
-                let _ = writeln!(io::stderr(), "error: {bad}");
-                if json {
-                    let object = serde_json::json!({
-                        "status": "FAILED",
-                        "error": bad.to_string(),
-                        "code": bad.code(),
-                    });
-                    let _ = writeln!(io::stdout(), "{object}");
+                let _ = writeln!(io::stderr(), "error: {}", one_line(&bad.to_string()));
+                let mut object = serde_json::Map::new();
+                if json == JsonFailure::WithStatus {
+                    object.insert("status".to_owned(), "FAILED".into());
                 }
+                object.insert("error".to_owned(), bad.to_string().into());
+                object.insert("code".to_owned(), bad.code().into());
+                if json != JsonFailure::Off {
+                    let _ = writeln!(io::stdout(), "{}", serde_json::Value::Object(object));
+                }
+                ExitCode::from(BAD_INPUT)
+            }
+            Failure::Reported(bad) => {
+                let _ = writeln!(io::stderr(), "error: {}", one_line(&bad.to_string()));
                 ExitCode::from(BAD_INPUT)
             }
             // The reader of our output went away (`| head`): nothing to say.
             Failure::Internal(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
             Failure::Internal(error) => {
-                let _ = writeln!(io::stderr(), "error: {error:#}");
+                let _ = writeln!(io::stderr(), "error: {}", one_line(&format!("{error:#}")));
                 ExitCode::from(INTERNAL)
             }
         }
@@ -133,5 +212,12 @@ mod tests {
         assert!(bad
             .to_string()
             .starts_with("x.csv: the file has a header row"));
+    }
+
+    #[test]
+    fn other_problems_name_their_subject() {
+        let bad = BadInput::other("imp-1", "unknown_import", "no such import");
+        assert_eq!(bad.to_string(), "imp-1: no such import");
+        assert_eq!(bad.code(), "unknown_import");
     }
 }

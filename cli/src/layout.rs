@@ -3,6 +3,12 @@
 /// The width every text line keeps within.
 pub const WIDTH: usize = 80;
 
+/// `n` and the noun that goes with it: `1 row`, `2 rows`.
+pub fn plural(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// `text` on one line: control characters (a line break inside a quoted
 /// cell, a tab) become spaces.
 pub fn one_line(text: &str) -> String {

@@ -23,6 +23,7 @@ macro_rules! store_contract_tests {
         $crate::store_contract_tests!(@cases $make;
             skip_claims_a_new_number_once,
             retried_batch_keeps_its_own_claims,
+            a_late_retry_does_not_undo_a_later_merge,
             update_merges_into_the_stored_contact,
             create_always_adds_and_is_idempotent,
             scopes_and_tenants_are_isolated,
@@ -169,6 +170,49 @@ pub async fn retried_batch_keeps_its_own_claims<S: Store>(store: &S) {
             .len(),
         2
     );
+}
+
+pub async fn a_late_retry_does_not_undo_a_later_merge<S: Store>(store: &S) {
+    let tenant = unique("t");
+    for mode in [DuplicateMode::Skip, DuplicateMode::Create] {
+        let (scope, first_import, later_import) = (
+            format!("campaign:{mode:?}"),
+            format!("imp-a-{mode:?}"),
+            format!("imp-b-{mode:?}"),
+        );
+        let first = rows(&[(2, contact("+14155552671", "Ann", &["a"]))]);
+        store
+            .write_contacts(target(&tenant, &first_import, &scope, mode), &first)
+            .await
+            .unwrap();
+        let newer = rows(&[(7, contact("+14155552671", "Anne", &["b"]))]);
+        let merged = store
+            .write_contacts(
+                target(&tenant, &later_import, &scope, DuplicateMode::Update),
+                &newer,
+            )
+            .await
+            .unwrap();
+        assert_eq!(merged, [WriteOutcome::Updated], "{mode:?}");
+        // Import A's chunk is delivered again, after B's merge.
+        let again = store
+            .write_contacts(target(&tenant, &first_import, &scope, mode), &first)
+            .await
+            .unwrap();
+        assert_eq!(again, [WriteOutcome::Inserted], "{mode:?}");
+        let filter = ContactFilter {
+            scope: Some(scope.clone()),
+            import_id: None,
+        };
+        let stored = all_contacts(store, &tenant, &filter).await;
+        assert_eq!(stored.len(), 1, "{mode:?}");
+        assert_eq!(
+            stored[0].contact.first_name.as_deref(),
+            Some("Anne"),
+            "{mode:?}: the merge stays"
+        );
+        assert_eq!(stored[0].contact.tags, ["a", "b"], "{mode:?}");
+    }
 }
 
 pub async fn update_merges_into_the_stored_contact<S: Store>(store: &S) {

@@ -52,11 +52,10 @@ impl Faults {
     }
 }
 
+/// The contact a dedupe key points to.
 #[derive(Debug, Clone)]
 struct Claim {
     contact_id: String,
-    import_id: String,
-    row: u64,
 }
 
 #[derive(Default)]
@@ -116,15 +115,17 @@ impl ContactStore for MemoryStore {
             );
             let own = Claim {
                 contact_id: contact_id_for(target.import_id, write.row),
-                import_id: target.import_id.to_owned(),
-                row: write.row,
             };
+            let written_before = state
+                .contacts
+                .contains_key(&key(target.tenant, &own.contact_id));
             let existing = state.claims.get(&claim_key).cloned();
             let outcome = match (target.mode, existing) {
-                (DuplicateMode::Create, _) | (_, None) => WriteOutcome::Inserted,
-                (_, Some(claim)) if claim.import_id == own.import_id && claim.row == own.row => {
-                    WriteOutcome::Inserted
+                _ if written_before => {
+                    outcomes.push(WriteOutcome::Inserted);
+                    continue;
                 }
+                (DuplicateMode::Create, _) | (_, None) => WriteOutcome::Inserted,
                 (DuplicateMode::Skip, Some(_)) => WriteOutcome::Existing,
                 (DuplicateMode::Update, Some(claim)) => {
                     let stored = state

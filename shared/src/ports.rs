@@ -139,14 +139,17 @@ pub trait ContactStore: Send + Sync {
     /// Decides about each row and writes it. One outcome per row, in order.
     ///
     /// Per (tenant, scope, E.164) there is one dedupe key, naming the contact
-    /// it points to and the (import, row) that claimed it.
-    /// - `Skip`: an unclaimed key, or one claimed by this very (import, row),
-    ///   is claimed and the contact written with [`contact_id_for`]: `Inserted`.
-    ///   Otherwise nothing is written: `Existing`.
-    /// - `Update`: as `Skip`, but a key claimed by anyone else has its contact
-    ///   refreshed with [`Contact::merge_from`]: `Updated`.
-    /// - `Create`: a new contact with [`contact_id_for`]; the key points at the
-    ///   latest: `Inserted`.
+    /// it points to and the (import, row) that claimed it. A row's own
+    /// contact is [`contact_id_for`] its import and row.
+    /// - A row whose own contact exists already was written by an earlier
+    ///   delivery: `Inserted`, and nothing is rewritten (so a late retry
+    ///   cannot undo what a later import merged into it).
+    /// - `Skip`: an unclaimed key is claimed and the row's own contact
+    ///   written: `Inserted`. Otherwise nothing is written: `Existing`.
+    /// - `Update`: as `Skip`, but the contact of a key claimed by another row
+    ///   is refreshed with [`Contact::merge_from`]: `Updated`.
+    /// - `Create`: the row's own contact is written and the key points at
+    ///   the latest: `Inserted`.
     ///
     /// Writing the same batch again gives the same outcomes and the same
     /// stored state: a retried chunk neither doubles nor loses a contact.

@@ -11,3 +11,4 @@ mod mapping;
 mod report;
 mod rows;
 mod rules;
+mod template;

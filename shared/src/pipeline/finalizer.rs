@@ -205,15 +205,7 @@ where
         let (Some(facts), Some(plan)) = (&record.facts, &record.plan) else {
             return numbered();
         };
-        let Ok(bytes) = self
-            .objects
-            .get_range(
-                &chunk.data_key,
-                chunk.data_skip + chunk.start.byte,
-                chunk.data_skip + chunk.end_byte,
-            )
-            .await
-        else {
+        let Ok(bytes) = self.chunk_bytes(chunk).await else {
             return numbered();
         };
         let validator = RowValidator::new(plan.clone(), &record.spec, facts.delimiter);
@@ -318,7 +310,7 @@ impl<'a> ImportSummary<'a> {
             reasons: &record.tally.reasons,
             report: record.report_key.as_deref(),
             encoding: record.facts.as_ref().map(|f| f.encoding.label()),
-            delimiter: record.facts.as_ref().map(|f| f.delimiter.as_str()),
+            delimiter: record.facts.as_ref().map(|f| f.delimiter.name()),
             rows: record.rows,
             bytes: record.bytes,
             chunks: record.chunks_total,

@@ -34,14 +34,7 @@ where
             if record.status.is_final() {
                 return Ok(());
             }
-            let bytes = self
-                .objects
-                .get_range(
-                    &chunk.data_key,
-                    chunk.data_skip + chunk.start.byte,
-                    chunk.data_skip + chunk.end_byte,
-                )
-                .await?;
+            let bytes = self.chunk_bytes(&chunk).await?;
             let checked = check_rows(&record, &chunk, bytes).await?;
             let result = self.write_rows(&record, &chunk, checked).await?;
             let commit = self

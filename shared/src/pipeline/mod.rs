@@ -131,6 +131,18 @@ where
             })
     }
 
+    /// The UTF-8 bytes of a chunk's records.
+    async fn chunk_bytes(&self, chunk: &ChunkMessage) -> Result<Vec<u8>, PortError> {
+        let skip = chunk.data_skip;
+        self.objects
+            .get_range(
+                &chunk.data_key,
+                skip + chunk.start.byte,
+                skip + chunk.end_byte,
+            )
+            .await
+    }
+
     async fn request_finalize(&self, tenant: &str, import_id: &str) -> Result<(), PipelineError> {
         let message = FinalizeMessage {
             tenant: tenant.to_owned(),

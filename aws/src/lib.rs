@@ -1,0 +1,25 @@
+//! AWS adapters of the contact-import ports: [`DynamoStore`] (imports,
+//! contacts, do-not-call), [`AwsObjects`] (S3) and [`AwsQueue`] (SQS).
+//!
+//! Build the clients once per process with [`Clients::load`] (the standard
+//! AWS configuration: environment, profile, role; `AWS_ENDPOINT_URL` points
+//! them at a local server such as moto), then the adapters with
+//! [`Adapters::new`]. The table layout is described in
+//! `docs/table-design.md`.
+//!
+//! Every port method boxes its future once. The SDK's futures, our retry
+//! loops and the per-row concurrency nest deeply; unboxed, they made the
+//! Lambdas' handler futures too deep for the compiler's layout queries.
+//! One allocation per call is nothing next to a network round trip.
+
+mod clients;
+pub mod dynamo;
+mod error;
+mod objects;
+mod queue;
+
+pub use clients::{pipeline, Adapters, AwsSettings, Clients, ConfigError};
+pub use dynamo::{create_table, item_size, DynamoStore};
+pub use error::RetryPolicy;
+pub use objects::{AwsObjects, IMPORT_SPEC_METADATA, PART_SIZE};
+pub use queue::{AwsQueue, BATCH_BYTES, BATCH_MESSAGES};

@@ -1,0 +1,115 @@
+//! Where the commands find imports, contacts and objects.
+//!
+//! Every command but `preview` and `generate` talks to a [`Backend`]: the
+//! store and object ports of one tenant, where a user opens an object, and
+//! how an upload becomes a finished import. [`crate::local::Local`] runs the
+//! pipeline in this process over a redb file and a folder; a backend for a
+//! deployed stack would upload to its bucket and follow the import record,
+//! and every command would work with it unchanged.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+
+use contact_import_core::imports::ImportRecord;
+use contact_import_core::ports::{ImportStore, ObjectStore, Store};
+use contact_import_core::ImportSpec;
+
+use crate::failure::{BadInput, Failure};
+use crate::progress::Progress;
+
+/// Where a command's data lives: shared by every command that reads or writes it.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BackendArgs {
+    /// The folder holding the local store (store.redb) and objects
+    /// (objects/), created if missing [default: the per-user data folder,
+    /// e.g. ~/.local/share/contact-import]
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// The tenant whose imports, contacts and do-not-call list are used.
+    #[arg(long, value_name = "T", default_value = "local")]
+    pub tenant: String,
+}
+
+pub trait Backend {
+    type Store: Store + 'static;
+    type Objects: ObjectStore + 'static;
+
+    fn tenant(&self) -> &str;
+
+    fn store(&self) -> &Self::Store;
+
+    fn objects(&self) -> &Self::Objects;
+
+    /// Where the data is, for messages: `tenant local in /path`.
+    fn describe(&self) -> String;
+
+    /// Where a user opens an object: a file path, or an s3:// URI.
+    fn locate(&self, key: &str) -> Result<String, Failure>;
+
+    /// Stores `file` under the upload `key` with `spec` as its sidecar, then
+    /// runs or follows the import until its record is final, showing the
+    /// rows done on `progress`. The file has passed the pre-check.
+    fn import(
+        &self,
+        file: &Path,
+        key: &str,
+        spec: &ImportSpec,
+        progress: &Progress,
+    ) -> impl Future<Output = Result<ImportRecord, Failure>>;
+}
+
+/// The import `import_id`; an unknown id is the user's to fix.
+pub async fn find_import<B: Backend>(
+    backend: &B,
+    import_id: &str,
+) -> Result<ImportRecord, Failure> {
+    backend
+        .store()
+        .get_import(backend.tenant(), import_id)
+        .await?
+        .ok_or_else(|| {
+            BadInput::other(
+                import_id,
+                "unknown_import",
+                format!(
+                    "no such import for {}; `contact-import history` lists the imports",
+                    backend.describe()
+                ),
+            )
+            .into()
+        })
+}
+
+/// The newest import; none at all is the user's to fix.
+pub async fn latest_import<B: Backend>(backend: &B) -> Result<ImportRecord, Failure> {
+    let mut latest = backend.store().list_imports(backend.tenant(), 1).await?;
+    latest.pop().ok_or_else(|| {
+        BadInput::other(
+            backend.describe(),
+            "no_imports",
+            "there is no import yet; run `contact-import import FILE` first",
+        )
+        .into()
+    })
+}
+
+/// Where the import's error report is, when it has one.
+pub fn report_location<B: Backend>(
+    backend: &B,
+    record: &ImportRecord,
+) -> Result<Option<String>, Failure> {
+    record
+        .report_key
+        .as_deref()
+        .map(|key| backend.locate(key))
+        .transpose()
+}
+
+/// The file name an upload key ends with.
+pub fn file_name(record: &ImportRecord) -> &str {
+    record
+        .source_key
+        .rsplit('/')
+        .next()
+        .unwrap_or(&record.source_key)
+}

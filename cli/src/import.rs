@@ -1,0 +1,179 @@
+//! `contact-import import`: a file through the splitter, importers and
+//! finalizer, then its summary.
+
+use std::fs::File;
+use std::io::{self, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use contact_import_core::imports::{keys, ImportStatus};
+use contact_import_core::pipeline::{now, DEFAULT_CHUNK_ROWS};
+use contact_import_core::spec::SpecError;
+use contact_import_core::{ContactFile, ImportSpec, Refusal};
+
+use crate::backend::{report_location, Backend, BackendArgs};
+use crate::failure::{BadInput, Failure};
+use crate::local::check_tenant;
+use crate::preview::load_spec;
+use crate::progress::Progress;
+use crate::summary;
+
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The contact file: .csv, .tsv or .txt, in UTF-8, UTF-16 or
+    /// Windows-1252, delimited by comma, semicolon, tab or pipe.
+    pub file: PathBuf,
+    /// An import spec (JSON): destination, duplicates, default country,
+    /// column mapping, custom field rules, tags.
+    #[arg(long, value_name = "SPEC.json")]
+    pub spec: Option<PathBuf>,
+    /// Print one JSON object on stdout instead of the text summary.
+    #[arg(long)]
+    pub json: bool,
+    /// Rows per chunk: the unit of parallel work and of retries.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = DEFAULT_CHUNK_ROWS,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub chunk_rows: u64,
+    #[command(flatten)]
+    pub backend: BackendArgs,
+}
+
+/// A file that passed the pre-check, and where it will be uploaded.
+#[derive(Debug)]
+pub struct Checked {
+    pub key: String,
+    pub spec: ImportSpec,
+}
+
+/// Everything that can refuse the import before anything is written: the
+/// tenant, the spec, the file's name, and its encoding, header and columns.
+/// The file is opened, not read: only its head is, to plan the columns.
+pub fn check(args: &ImportArgs) -> Result<Checked, BadInput> {
+    let tenant = args.backend.tenant.as_str();
+    check_tenant(tenant)?;
+    let mut spec = load_spec(args.spec.as_deref())?;
+    if let (Some(named), Some(path)) = (&spec.tenant, &args.spec) {
+        if named != tenant {
+            let error = SpecError {
+                key: "tenant".to_owned(),
+                message: format!(
+                    "the spec names tenant `{named}` but the import is for tenant `{tenant}`; \
+                     pass --tenant {named} or remove `tenant` from the spec"
+                ),
+            };
+            return Err(BadInput::new(path, Refusal::Spec(error)));
+        }
+    }
+    spec.tenant = Some(tenant.to_owned());
+
+    let path = &args.file;
+    let unreadable = |e: io::Error| BadInput::unreadable(path, &e);
+    let file = File::open(path).map_err(unreadable)?;
+    if file.metadata().map_err(unreadable)?.is_dir() {
+        return Err(unreadable(io::ErrorKind::IsADirectory.into()));
+    }
+    let key = upload_key(tenant, path, &now())?;
+    ContactFile::open(BufReader::new(file), &spec).map_err(|r| BadInput::new(path, r))?;
+    Ok(Checked { key, spec })
+}
+
+/// `uploads/<tenant>/<UTC time with milliseconds>/<file name>`: a new key,
+/// hence a new import, for every run, and the name the user knows.
+fn upload_key(tenant: &str, path: &Path, now: &str) -> Result<String, BadInput> {
+    let refuse = |message: &str| BadInput::other(path.display(), "bad_file_name", message);
+    let name = path
+        .file_name()
+        .and_then(|name| name.to_str())
+        .ok_or_else(|| refuse("the file name is not valid UTF-8; rename the file"))?;
+    let lower = name.to_ascii_lowercase();
+    if !keys::ACCEPTED_SUFFIXES.iter().any(|s| lower.ends_with(s)) {
+        return Err(BadInput::other(
+            path.display(),
+            "unsupported_file_type",
+            "only .csv, .tsv and .txt files can be imported; save the sheet as \
+             CSV (UTF-8) and import that file",
+        ));
+    }
+    if name.starts_with('.') || name.contains('\\') {
+        return Err(refuse(
+            "a file name that starts with a dot or holds a backslash cannot be \
+             imported; rename the file",
+        ));
+    }
+    // `2026-01-31T09:15:02.345Z` without colons, which some file systems refuse.
+    let folder = now.replace(':', "-");
+    let key = format!("{}{tenant}/{folder}/{name}", keys::UPLOADS);
+    keys::upload_tenant(&key).map_err(|e| refuse(&e.message))?;
+    Ok(key)
+}
+
+/// Imports the checked file and prints its summary. A file the pipeline
+/// refuses after all is a FAILED import: its summary, then the error.
+pub async fn run<B: Backend>(
+    backend: &B,
+    args: &ImportArgs,
+    checked: Checked,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
+    let progress = Progress::on_stderr();
+    let record = backend
+        .import(&args.file, &checked.key, &checked.spec, &progress)
+        .await;
+    progress.finish();
+    let record = record?;
+    let report = report_location(backend, &record)?;
+    if args.json {
+        summary::render_json(&record, report.as_deref(), out)?;
+    } else {
+        let title = format!("Imported {}", args.file.display());
+        summary::render_text(&title, &record, report.as_deref(), out)?;
+    }
+    if record.status == ImportStatus::Failed {
+        out.flush()?;
+        let reason = record
+            .failure
+            .as_ref()
+            .map_or("the import failed", |f| f.message.as_str());
+        return Err(Failure::Reported(BadInput::other(
+            args.file.display(),
+            "refused",
+            reason,
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: &str = "2026-01-31T09:15:02.345Z";
+
+    #[test]
+    fn upload_keys_keep_the_name_under_a_time_folder() {
+        assert_eq!(
+            upload_key("acme", Path::new("dir/My List.CSV"), NOW).unwrap(),
+            "uploads/acme/2026-01-31T09-15-02.345Z/My List.CSV"
+        );
+    }
+
+    #[test]
+    fn names_the_key_rules_refuse_are_refused_up_front() {
+        let xlsx = upload_key("acme", Path::new("list.xlsx"), NOW).unwrap_err();
+        assert_eq!(xlsx.code(), "unsupported_file_type");
+        assert!(
+            xlsx.to_string().starts_with("list.xlsx: only .csv"),
+            "{xlsx}"
+        );
+        for bad in [".hidden.csv", "a\\b.csv"] {
+            assert_eq!(
+                upload_key("acme", Path::new(bad), NOW).unwrap_err().code(),
+                "bad_file_name",
+                "{bad}"
+            );
+        }
+    }
+}

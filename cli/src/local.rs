@@ -1,0 +1,212 @@
+//! The local backend: the whole pipeline in this process, over a redb file
+//! and a folder of objects under the `--data` folder.
+
+use std::fs::{self, File};
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use contact_import_core::imports::{import_id_for, keys, ImportRecord, ImportStatus};
+use contact_import_core::memory::MemoryQueue;
+use contact_import_core::pipeline::runner::{Delivery, LocalRunner};
+use contact_import_core::pipeline::{
+    Pipeline, PipelineConfig, SplitOutcome, Upload, DEFAULT_CHUNK_ROWS,
+};
+use contact_import_core::ports::{ImportStore, ObjectStore};
+use contact_import_core::spec::check_identifier;
+use contact_import_core::ImportSpec;
+use contact_import_local::{DirObjects, RedbStore};
+
+use crate::backend::{Backend, BackendArgs};
+use crate::failure::{describe_io, BadInput, Failure};
+use crate::progress::Progress;
+
+/// The bucket name of local imports, part of every import id.
+const BUCKET: &str = "local";
+/// The store file inside the data folder.
+const STORE_FILE: &str = "store.redb";
+/// The objects folder inside the data folder.
+const OBJECTS_DIR: &str = "objects";
+/// How often the progress bar looks at the import record.
+const WATCH_EVERY: Duration = Duration::from_millis(200);
+
+pub struct Local {
+    tenant: String,
+    /// Absolute, so that the paths shown to the user are.
+    data: PathBuf,
+    store: Arc<RedbStore>,
+    objects: Arc<DirObjects>,
+    chunk_rows: u64,
+}
+
+impl Local {
+    /// Opens (creating if needed) the data folder of `args` for its tenant.
+    pub fn open(args: &BackendArgs) -> Result<Self, Failure> {
+        check_tenant(&args.tenant)?;
+        let data = match &args.data {
+            Some(dir) => dir.clone(),
+            None => dirs::data_dir()
+                .ok_or_else(|| {
+                    BadInput::other(
+                        "--data",
+                        "no_data_dir",
+                        "this system has no per-user data folder; pass --data DIR",
+                    )
+                })?
+                .join("contact-import"),
+        };
+        let unusable = |e: std::io::Error| {
+            let why = if data.exists() && !data.is_dir() {
+                "it is a file, not a folder".to_owned()
+            } else {
+                describe_io(&e)
+            };
+            BadInput::other(
+                data.display(),
+                "bad_data_dir",
+                format!(
+                    "the data folder cannot be used: {why}; pass --data with a folder you can write to"
+                ),
+            )
+        };
+        fs::create_dir_all(&data).map_err(unusable)?;
+        let data = fs::canonicalize(&data).map_err(unusable)?;
+        let store = RedbStore::open(data.join(STORE_FILE))?;
+        let objects = DirObjects::open(data.join(OBJECTS_DIR))?;
+        Ok(Local {
+            tenant: args.tenant.clone(),
+            data,
+            store: Arc::new(store),
+            objects: Arc::new(objects),
+            chunk_rows: DEFAULT_CHUNK_ROWS,
+        })
+    }
+
+    /// Rows per chunk of the imports this backend runs.
+    pub fn with_chunk_rows(mut self, chunk_rows: u64) -> Self {
+        self.chunk_rows = chunk_rows.max(1);
+        self
+    }
+}
+
+/// A tenant ends up in keys and paths: it is refused before anything is written.
+pub fn check_tenant(tenant: &str) -> Result<(), BadInput> {
+    check_identifier("tenant", tenant)
+        .map_err(|e| BadInput::other("--tenant", "bad_tenant", e.message))
+}
+
+impl Backend for Local {
+    type Store = RedbStore;
+    type Objects = DirObjects;
+
+    fn tenant(&self) -> &str {
+        &self.tenant
+    }
+
+    fn store(&self) -> &RedbStore {
+        &self.store
+    }
+
+    fn objects(&self) -> &DirObjects {
+        &self.objects
+    }
+
+    fn describe(&self) -> String {
+        format!("tenant {} in {}", self.tenant, self.data.display())
+    }
+
+    fn locate(&self, key: &str) -> Result<String, Failure> {
+        Ok(self.objects.path(key)?.display().to_string())
+    }
+
+    async fn import(
+        &self,
+        file: &Path,
+        key: &str,
+        spec: &ImportSpec,
+        progress: &Progress,
+    ) -> Result<ImportRecord, Failure> {
+        let body = File::open(file).map_err(|e| BadInput::unreadable(file, &e))?;
+        // The sidecar goes first, as on S3, where the upload starts the import.
+        let sidecar = serde_json::to_vec_pretty(spec)?;
+        self.objects.put(&keys::spec_sidecar(key), sidecar).await?;
+        let objects = Arc::clone(&self.objects);
+        let upload_key = key.to_owned();
+        // A copy, streamed: the file is never held in memory.
+        let info = tokio::task::spawn_blocking(move || {
+            objects.upload(&upload_key, BufReader::with_capacity(1 << 16, body), None)
+        })
+        .await
+        .map_err(|e| Failure::Internal(e.into()))??;
+        let import_id = import_id_for(BUCKET, key, &info.version);
+
+        let queue = Arc::new(MemoryQueue::default());
+        let pipeline = Pipeline::new(
+            Arc::clone(&self.store),
+            Arc::clone(&self.objects),
+            Arc::clone(&queue),
+            PipelineConfig {
+                bucket: BUCKET.to_owned(),
+                chunk_rows: self.chunk_rows,
+            },
+        );
+        let runner = LocalRunner::new(pipeline, queue, Delivery::default())
+            .with_progress(progress.rows_done());
+        let watcher = progress.is_visible().then(|| {
+            tokio::spawn(watch(
+                Arc::clone(&self.store),
+                self.tenant.clone(),
+                import_id.clone(),
+                progress.clone(),
+            ))
+        });
+        progress.stage("scanning");
+        let outcome = runner
+            .run(Upload {
+                key: key.to_owned(),
+                version: Some(info.version),
+            })
+            .await;
+        if let Some(watcher) = watcher {
+            watcher.abort();
+        }
+        let import_id = match outcome? {
+            SplitOutcome::Ignored(reason) => {
+                return Err(Failure::Internal(anyhow::anyhow!(
+                    "the pipeline ignored the upload {key}: {reason}"
+                )))
+            }
+            SplitOutcome::AlreadyHandled { import_id, .. }
+            | SplitOutcome::Failed { import_id, .. }
+            | SplitOutcome::Split { import_id, .. } => import_id,
+        };
+        self.store
+            .get_import(&self.tenant, &import_id)
+            .await?
+            .ok_or_else(|| {
+                Failure::Internal(anyhow::anyhow!(
+                    "import {import_id} finished but its record is gone"
+                ))
+            })
+    }
+}
+
+/// Follows the import record for the bar: its row count once the splitter
+/// has it, and the stage.
+async fn watch(store: Arc<RedbStore>, tenant: String, import_id: String, progress: Progress) {
+    loop {
+        tokio::time::sleep(WATCH_EVERY).await;
+        let Ok(Some(record)) = store.get_import(&tenant, &import_id).await else {
+            continue;
+        };
+        if record.chunks_total > 0 {
+            progress.total(record.rows);
+        }
+        progress.stage(match record.status {
+            ImportStatus::Accepted | ImportStatus::Splitting => "scanning",
+            ImportStatus::Importing => "importing",
+            _ => "finishing",
+        });
+    }
+}

@@ -1,0 +1,109 @@
+//! `contact-import report`: an import's error report, printed or saved.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+
+use contact_import_core::imports::{ImportRecord, ImportStatus};
+use contact_import_core::ports::ObjectStore;
+use serde_json::json;
+
+use crate::backend::{find_import, Backend, BackendArgs};
+use crate::failure::{BadInput, Failure};
+use crate::layout::plural;
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// The import, as `import` and `history` show it.
+    pub import_id: String,
+    /// Save the report to FILE instead of printing it.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Print one JSON object on stdout (where the report is, how many rows
+    /// it has) instead of the report; with --output, the report is saved.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub backend: BackendArgs,
+}
+
+pub async fn run<B: Backend>(
+    backend: &B,
+    args: &ReportArgs,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
+    let record = find_import(backend, &args.import_id).await?;
+    let rejected = record.tally.skipped + record.tally.failed;
+    let Some(key) = &record.report_key else {
+        let why = no_report(&record);
+        if args.json {
+            let object = json!({
+                "import_id": record.import_id,
+                "report": null,
+                "rejected": rejected,
+                "output": null,
+                "message": why,
+            });
+            writeln!(out, "{object}")?;
+        } else if args.output.is_some() {
+            writeln!(out, "{why}; nothing was saved.")?;
+        } else {
+            // stdout is where the CSV would go: the note goes beside it.
+            writeln!(io::stderr(), "{why}.")?;
+        }
+        return Ok(());
+    };
+    let location = backend.locate(key)?;
+    if let Some(path) = &args.output {
+        let file = File::create(path).map_err(|e| {
+            BadInput::other(
+                path.display(),
+                "unwritable_output",
+                format!(
+                    "the report cannot be saved there: {}; choose another --output",
+                    crate::failure::describe_io(&e)
+                ),
+            )
+        })?;
+        let mut file = BufWriter::new(file);
+        let mut report = backend.objects().reader(key).await?;
+        io::copy(&mut report, &mut file)?;
+        file.flush()?;
+    } else if !args.json {
+        let mut report = backend.objects().reader(key).await?;
+        io::copy(&mut report, out)?;
+    }
+    if args.json {
+        let object = json!({
+            "import_id": record.import_id,
+            "report": location,
+            "rejected": rejected,
+            "output": args.output.as_ref().map(|p| p.display().to_string()),
+        });
+        writeln!(out, "{object}")?;
+    } else if let Some(path) = &args.output {
+        writeln!(
+            out,
+            "Saved the error report of {} ({}) to {}",
+            record.import_id,
+            plural(rejected, "rejected row", "rejected rows"),
+            path.display()
+        )?;
+    }
+    Ok(())
+}
+
+/// Why an import has no error report.
+fn no_report(record: &ImportRecord) -> String {
+    let id = &record.import_id;
+    match record.status {
+        ImportStatus::Failed => format!(
+            "Import {id} failed before any row was imported, so it has no error report \
+             (`contact-import status {id}` says why)"
+        ),
+        status if !status.is_final() => format!(
+            "Import {id} is still running ({status}); its report is written when it finishes"
+        ),
+        _ => format!("Import {id} has no rejected rows, so there is no error report"),
+    }
+}

@@ -1,0 +1,134 @@
+//! An import's summary, as `import` and `status` print it.
+
+use std::io::{self, Write};
+
+use contact_import_core::imports::{ImportRecord, ImportStatus};
+use contact_import_core::outcome::Counted;
+use contact_import_core::pipeline::ImportSummary;
+use serde_json::{json, Map, Value};
+
+use crate::backend::file_name;
+use crate::layout::{one_line, wrap};
+
+/// The one JSON object of `import --json` and `status --json`: exactly these
+/// fields, and `error` for a FAILED import.
+pub fn to_json(record: &ImportRecord, report: Option<&str>) -> Value {
+    let summary = ImportSummary::of(record);
+    let reasons: Map<String, Value> = summary
+        .reasons
+        .iter()
+        .map(|(code, n)| (code.as_str().to_owned(), (*n).into()))
+        .collect();
+    let mut object = json!({
+        "import_id": summary.import_id,
+        "status": summary.status.as_str(),
+        "processed": summary.processed,
+        "inserted": summary.inserted,
+        "updated": summary.updated,
+        "skipped": summary.skipped,
+        "failed": summary.failed,
+        "reasons": reasons,
+        "report": report,
+        "encoding": summary.encoding,
+        "delimiter": record.facts.as_ref().map(|f| f.delimiter.name()),
+        "duration_ms": summary.duration_ms,
+    });
+    if let (Some(error), Some(fields)) = (summary.error, object.as_object_mut()) {
+        fields.insert("error".to_owned(), error.into());
+    }
+    object
+}
+
+pub fn render_json(
+    record: &ImportRecord,
+    report: Option<&str>,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, &to_json(record, report))?;
+    writeln!(out)
+}
+
+/// The summary in lines; `title` is the first.
+pub fn render_text(
+    title: &str,
+    record: &ImportRecord,
+    report: Option<&str>,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    let summary = ImportSummary::of(record);
+    writeln!(out, "{}", one_line(title))?;
+    writeln!(out, "  import       {}", record.import_id)?;
+    writeln!(out, "  file         {}", one_line(file_name(record)))?;
+    writeln!(
+        out,
+        "  destination  {}",
+        one_line(&record.spec.destination.scope())
+    )?;
+    writeln!(out, "  status       {}", record.status)?;
+    if let Some(error) = summary.error {
+        for line in wrap(error, "  error        ", "               ") {
+            writeln!(out, "{line}")?;
+        }
+    }
+    if !record.status.is_final() {
+        writeln!(
+            out,
+            "  progress     {} of {} chunks done",
+            record.chunks_done, record.chunks_total
+        )?;
+    }
+    writeln!(
+        out,
+        "  rows         {} processed: {} inserted, {} updated, {} skipped, {} failed",
+        summary.processed, summary.inserted, summary.updated, summary.skipped, summary.failed
+    )?;
+    for (code, n) in summary.reasons {
+        let counted = match code.counted() {
+            Counted::Failed => "failed",
+            Counted::Skipped => "skipped",
+        };
+        writeln!(out, "    {:<24}{:>9}  {counted}", code.as_str(), n)?;
+    }
+    writeln!(out, "  report       {}", report.unwrap_or("none"))?;
+    if let Some(encoding) = summary.encoding {
+        writeln!(out, "  encoding     {encoding}")?;
+    }
+    if let Some(facts) = &record.facts {
+        writeln!(out, "  delimiter    {}", facts.delimiter.name())?;
+    }
+    if let Some(ms) = summary.duration_ms {
+        writeln!(out, "  duration     {}", duration(ms))?;
+    }
+    if report.is_some() && record.status != ImportStatus::Failed {
+        writeln!(out)?;
+        let hint = "The report repeats each rejected row with its reason. Fix the rows \
+                    there and import the report itself: the fixed rows are imported.";
+        for line in wrap(hint, "", "") {
+            writeln!(out, "{line}")?;
+        }
+    }
+    Ok(())
+}
+
+/// Milliseconds as a person reads them.
+pub fn duration(ms: i64) -> String {
+    if ms < 1_000 {
+        format!("{ms} ms")
+    } else if ms < 60_000 {
+        format!("{:.1} s", ms as f64 / 1_000.0)
+    } else {
+        format!("{} min {:02} s", ms / 60_000, (ms % 60_000) / 1_000)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(duration(42), "42 ms");
+        assert_eq!(duration(1_540), "1.5 s");
+        assert_eq!(duration(125_000), "2 min 05 s");
+    }
+}

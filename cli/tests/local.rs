@@ -1,0 +1,824 @@
+//! The local commands run as a user runs them: `import`, `status`,
+//! `history`, `report`, `contacts`, `dnc` and `generate`, each test in its
+//! own folder with its own `--data`.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::cargo::cargo_bin_cmd;
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+/// Five rows: three import, one has an invalid phone, one repeats Ann.
+const SMALL: &str = "\
+phone,first_name,last_name,email,plan
++14155552671,Ann,Smith,ann@example.com,gold
+(415) 555-2672,Bob,Jones,bob@example.com,silver
+12,Short,Number,short@example.com,gold
+415.555.2673,Cara,Diaz,,bronze
++14155552671,Ann,Again,ann2@example.com,gold
+";
+
+/// The numbers SMALL stores.
+const SMALL_PHONES: [&str; 3] = ["+14155552671", "+14155552672", "+14155552673"];
+
+/// Every row imports.
+const CLEAN: &str = "\
+Phone Number,Name
++12125550101,Dee
++12125550102,Eli
+";
+
+/// The fields of `import --json` and `status --json`, exactly.
+const SUMMARY_FIELDS: [&str; 12] = [
+    "import_id",
+    "status",
+    "processed",
+    "inserted",
+    "updated",
+    "skipped",
+    "failed",
+    "reasons",
+    "report",
+    "encoding",
+    "delimiter",
+    "duration_ms",
+];
+
+struct Dir(TempDir);
+
+impl Dir {
+    fn new() -> Self {
+        Dir(TempDir::new().expect("a temporary directory"))
+    }
+
+    fn path(&self) -> &Path {
+        self.0.path()
+    }
+
+    fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.path().join(name);
+        fs::write(&path, bytes).expect("a test file");
+        path
+    }
+
+    fn data(&self) -> PathBuf {
+        self.path().join("data")
+    }
+
+    /// Runs the binary in this folder with `args` and `--data data`.
+    fn run(&self, args: &[&str]) -> Run {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--data", "data"]);
+        self.run_exactly(&all)
+    }
+
+    /// Runs the binary in this folder with exactly `args`.
+    fn run_exactly(&self, args: &[&str]) -> Run {
+        let output = cargo_bin_cmd!("contact-import")
+            .current_dir(self.path())
+            .args(args)
+            .output()
+            .expect("the binary runs");
+        Run {
+            args: args.join(" "),
+            code: output.status.code(),
+            stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+            stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+        }
+    }
+
+    /// `args` succeed with nothing on stderr; their stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        self.run(args).ok()
+    }
+
+    /// `args --json` succeed; their one JSON object.
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let out = self.ok(&all);
+        assert_eq!(out.lines().count(), 1, "one JSON line: {out}");
+        serde_json::from_str(&out).expect("stdout is JSON")
+    }
+
+    /// Imports `name` as a file holding `text`; the summary.
+    fn import(&self, name: &str, text: &str) -> Value {
+        self.write(name, text);
+        self.json(&["import", name])
+    }
+
+    /// Every stored contact of the default tenant, by `contacts export --json`.
+    fn contacts(&self, filters: &[&str]) -> Vec<Value> {
+        let mut args = vec!["contacts", "export", "--json"];
+        args.extend(filters);
+        self.ok(&args)
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("a JSON line"))
+            .collect()
+    }
+
+    /// The imports in the store, newest first.
+    fn import_ids(&self) -> Vec<String> {
+        self.json(&["history"])["imports"]
+            .as_array()
+            .expect("an array of imports")
+            .iter()
+            .map(|i| i["import_id"].as_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
+struct Run {
+    args: String,
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn ok(self) -> String {
+        assert_eq!(
+            (self.code, self.stderr.as_str()),
+            (Some(0), ""),
+            "{}\nstdout: {}",
+            self.args,
+            self.stdout
+        );
+        self.stdout
+    }
+
+    /// A bad input: status 2 and one `error:` line on stderr.
+    fn refused(&self) -> &str {
+        assert_eq!(
+            self.code,
+            Some(2),
+            "{}\nstdout: {}\nstderr: {}",
+            self.args,
+            self.stdout,
+            self.stderr
+        );
+        assert_eq!(
+            self.stderr.lines().count(),
+            1,
+            "{}: one line on stderr: {:?}",
+            self.args,
+            self.stderr
+        );
+        assert!(self.stderr.starts_with("error: "), "{:?}", self.stderr);
+        assert!(!self.stderr.contains("panicked") && !self.stderr.contains("backtrace"));
+        self.stderr.trim_end()
+    }
+}
+
+/// The line of the text output that starts, once trimmed, with `start`.
+fn line<'a>(stdout: &'a str, start: &str) -> &'a str {
+    stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with(start))
+        .unwrap_or_else(|| panic!("no line starting with {start:?} in:\n{stdout}"))
+}
+
+fn words(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
+}
+
+fn phones(contacts: &[Value]) -> BTreeSet<String> {
+    contacts
+        .iter()
+        .map(|c| c["contact"]["phone"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn keys(object: &Value) -> BTreeSet<&str> {
+    object
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
+#[test]
+fn import_prints_the_summary_and_stores_the_contacts() {
+    let dir = Dir::new();
+    dir.write("small.csv", SMALL);
+    let out = dir.ok(&["import", "small.csv"]);
+
+    assert!(out.starts_with("Imported small.csv\n"), "{out}");
+    assert_eq!(
+        words(line(&out, "status")),
+        ["status", "COMPLETED_WITH_ERRORS"]
+    );
+    assert_eq!(
+        words(line(&out, "rows")),
+        [
+            "rows",
+            "5",
+            "processed:",
+            "3",
+            "inserted,",
+            "0",
+            "updated,",
+            "1",
+            "skipped,",
+            "1",
+            "failed"
+        ]
+    );
+    assert_eq!(
+        words(line(&out, "invalid_phone")),
+        ["invalid_phone", "1", "failed"]
+    );
+    assert_eq!(
+        words(line(&out, "duplicate_in_file")),
+        ["duplicate_in_file", "1", "skipped"]
+    );
+    assert_eq!(
+        words(line(&out, "destination")),
+        ["destination", "contacts"]
+    );
+    assert_eq!(words(line(&out, "encoding")), ["encoding", "utf-8"]);
+    assert_eq!(words(line(&out, "delimiter")), ["delimiter", "comma"]);
+    assert!(line(&out, "duration").ends_with(" ms") || line(&out, "duration").ends_with(" s"));
+    let report = PathBuf::from(words(line(&out, "report"))[1]);
+    assert!(
+        report.is_absolute() && report.ends_with("errors.csv"),
+        "{report:?}"
+    );
+    assert!(report.starts_with(dir.data().canonicalize().unwrap()));
+    let text = fs::read_to_string(&report).unwrap();
+    assert!(
+        text.starts_with("row,error_code,error_message,guidance,phone,"),
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), 3, "a header and two rejected rows");
+
+    let import_id = words(line(&out, "import"))[1].to_owned();
+    let contacts = dir.contacts(&[]);
+    assert_eq!(phones(&contacts), SMALL_PHONES.map(String::from).into());
+    for contact in &contacts {
+        assert_eq!(contact["import_id"], json!(import_id));
+        assert_eq!(contact["scope"], json!("contacts"));
+    }
+    let cara = contacts
+        .iter()
+        .find(|c| c["contact"]["first_name"] == json!("Cara"))
+        .expect("Cara is stored");
+    assert_eq!(cara["row"], json!(5));
+    assert_eq!(cara["contact"]["phone_raw"], json!("415.555.2673"));
+    assert_eq!(cara["contact"]["custom"], json!({"plan": "bronze"}));
+}
+
+#[test]
+fn import_json_has_exactly_the_summary_fields() {
+    let dir = Dir::new();
+    let summary = dir.import("small.csv", SMALL);
+    assert_eq!(keys(&summary), SUMMARY_FIELDS.into());
+    let import_id = summary["import_id"].as_str().unwrap();
+    assert!(import_id.starts_with("imp-"), "{import_id}");
+    assert_eq!(summary["status"], json!("COMPLETED_WITH_ERRORS"));
+    for (field, n) in [
+        ("processed", 5),
+        ("inserted", 3),
+        ("updated", 0),
+        ("skipped", 1),
+        ("failed", 1),
+    ] {
+        assert_eq!(summary[field], json!(n), "{field}");
+    }
+    assert_eq!(
+        summary["reasons"],
+        json!({"invalid_phone": 1, "duplicate_in_file": 1})
+    );
+    assert_eq!(summary["encoding"], json!("utf-8"));
+    assert_eq!(summary["delimiter"], json!("comma"));
+    assert!(summary["duration_ms"].as_i64().is_some_and(|ms| ms >= 0));
+    let report = Path::new(summary["report"].as_str().unwrap());
+    assert!(report.is_absolute() && report.is_file(), "{report:?}");
+
+    let clean = dir.import("clean.csv", CLEAN);
+    assert_eq!(keys(&clean), SUMMARY_FIELDS.into());
+    assert_eq!(clean["status"], json!("COMPLETED"));
+    assert_eq!(clean["report"], Value::Null, "no rejected row, no report");
+    assert_eq!(clean["reasons"], json!({}));
+    assert_eq!(clean["inserted"], json!(2));
+}
+
+#[test]
+fn importing_the_same_file_twice_finds_every_valid_row_existing() {
+    let dir = Dir::new();
+    let first = dir.import("small.csv", SMALL);
+    let second = dir.json(&["import", "small.csv"]);
+    assert_ne!(
+        first["import_id"], second["import_id"],
+        "each run is an import"
+    );
+    assert_eq!(second["status"], json!("COMPLETED_WITH_ERRORS"));
+    assert_eq!(
+        (second["inserted"].clone(), second["processed"].clone()),
+        (json!(0), json!(5))
+    );
+    assert_eq!(
+        second["reasons"],
+        json!({"duplicate_existing": 3, "invalid_phone": 1, "duplicate_in_file": 1})
+    );
+    assert_eq!(
+        (second["skipped"].clone(), second["failed"].clone()),
+        (json!(4), json!(1))
+    );
+    let contacts = dir.contacts(&[]);
+    assert_eq!(contacts.len(), 3, "nothing was added");
+    assert!(contacts
+        .iter()
+        .all(|c| c["import_id"] == first["import_id"]));
+    let report = fs::read_to_string(second["report"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        report.matches(",duplicate_existing,").count(),
+        3,
+        "{report}"
+    );
+}
+
+#[test]
+fn the_corrected_error_report_imports_the_fixed_rows() {
+    let dir = Dir::new();
+    let first = dir.import("small.csv", SMALL);
+    let report = fs::read_to_string(first["report"].as_str().unwrap()).unwrap();
+    // The user fixes the invalid number in a spreadsheet and saves the report.
+    let bad = report
+        .lines()
+        .find(|l| l.starts_with("4,invalid_phone,"))
+        .unwrap_or_else(|| panic!("row 4 is reported: {report}"));
+    let fixed_line = bad.replace(",12,Short,", ",+14155552674,Short,");
+    assert_ne!(fixed_line, bad);
+    dir.write("errors.csv", report.replace(bad, &fixed_line));
+
+    let again = dir.json(&["import", "errors.csv"]);
+    assert_eq!(again["processed"], json!(2), "the report's two rows");
+    assert_eq!(again["inserted"], json!(1), "{again}");
+    assert_eq!(
+        again["reasons"],
+        json!({"duplicate_existing": 1}),
+        "Ann's repeat is now found in the store"
+    );
+    assert_eq!(again["status"], json!("COMPLETED"));
+    let contacts = dir.contacts(&[]);
+    let short = contacts
+        .iter()
+        .find(|c| c["contact"]["phone"] == json!("+14155552674"))
+        .expect("the fixed row is stored");
+    assert_eq!(short["contact"]["first_name"], json!("Short"));
+    assert_eq!(
+        short["contact"]["custom"],
+        json!({"plan": "gold"}),
+        "report columns are not custom fields"
+    );
+    assert_eq!(short["import_id"], again["import_id"]);
+    assert_eq!(contacts.len(), 4);
+}
+
+#[test]
+fn status_shows_the_latest_import_or_the_one_asked_for() {
+    let dir = Dir::new();
+    let first = dir.import("small.csv", SMALL);
+    let second = dir.import("clean.csv", CLEAN);
+    assert_eq!(
+        dir.json(&["status"]),
+        second,
+        "the latest, as import printed it"
+    );
+    let first_id = first["import_id"].as_str().unwrap();
+    assert_eq!(dir.json(&["status", first_id]), first);
+
+    let out = dir.ok(&["status", first_id]);
+    assert!(
+        out.starts_with(&format!("Status of import {first_id}\n")),
+        "{out}"
+    );
+    assert_eq!(words(line(&out, "file")), ["file", "small.csv"]);
+    assert_eq!(
+        words(line(&out, "status")),
+        ["status", "COMPLETED_WITH_ERRORS"]
+    );
+    assert_eq!(
+        words(line(&out, "report"))[1],
+        first["report"].as_str().unwrap()
+    );
+    let out = dir.ok(&["status"]);
+    assert_eq!(words(line(&out, "report")), ["report", "none"]);
+    assert_eq!(
+        words(line(&out, "import")),
+        ["import", second["import_id"].as_str().unwrap()]
+    );
+}
+
+#[test]
+fn history_lists_the_imports_newest_first() {
+    let dir = Dir::new();
+    assert!(dir
+        .ok(&["history"])
+        .starts_with("No imports yet for tenant local in "));
+    let first = dir.import("small.csv", SMALL);
+    let second = dir.import("clean.csv", CLEAN);
+    assert_eq!(
+        dir.import_ids(),
+        [&second["import_id"], &first["import_id"]].map(|v| v.as_str().unwrap().to_owned())
+    );
+    let history = dir.json(&["history"]);
+    let newest = &history["imports"][0];
+    assert_eq!(newest["file"], json!("clean.csv"));
+    assert_eq!(newest["status"], json!("COMPLETED"));
+    assert_eq!(
+        (newest["processed"].clone(), newest["inserted"].clone()),
+        (json!(2), json!(2))
+    );
+
+    let out = dir.ok(&["history"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "a header and one line per import: {out}");
+    assert_eq!(
+        words(lines[0]),
+        [
+            "import",
+            "status",
+            "created",
+            "(UTC)",
+            "processed",
+            "inserted",
+            "failed",
+            "file"
+        ]
+    );
+    let older = words(lines[2]);
+    assert_eq!(older[0], first["import_id"].as_str().unwrap());
+    assert_eq!(older[1], "COMPLETED_WITH_ERRORS");
+    assert_eq!(&older[4..], ["5", "3", "1", "small.csv"]);
+
+    let limited = dir.json(&["history", "--limit", "1"]);
+    assert_eq!(limited["imports"].as_array().unwrap().len(), 1);
+    assert_eq!(limited["imports"][0]["import_id"], second["import_id"]);
+}
+
+#[test]
+fn report_prints_or_saves_the_error_report() {
+    let dir = Dir::new();
+    let summary = dir.import("small.csv", SMALL);
+    let id = summary["import_id"].as_str().unwrap();
+    let stored = fs::read_to_string(summary["report"].as_str().unwrap()).unwrap();
+    assert_eq!(dir.ok(&["report", id]), stored);
+
+    let out = dir.ok(&["report", id, "--output", "saved.csv"]);
+    assert_eq!(
+        out,
+        format!("Saved the error report of {id} (2 rejected rows) to saved.csv\n")
+    );
+    assert_eq!(
+        fs::read_to_string(dir.path().join("saved.csv")).unwrap(),
+        stored
+    );
+    let json = dir.json(&["report", id]);
+    assert_eq!(json["report"], summary["report"]);
+    assert_eq!(json["rejected"], json!(2));
+
+    let clean = dir.import("clean.csv", CLEAN);
+    let run = dir.run(&["report", clean["import_id"].as_str().unwrap()]);
+    assert_eq!(run.code, Some(0));
+    assert_eq!(run.stdout, "", "no CSV to print");
+    assert!(
+        run.stderr.contains("has no rejected rows"),
+        "{}",
+        run.stderr
+    );
+    let json = dir.json(&["report", clean["import_id"].as_str().unwrap()]);
+    assert_eq!(json["report"], Value::Null);
+}
+
+#[test]
+fn contacts_are_listed_and_exported_by_destination_and_import() {
+    let dir = Dir::new();
+    dir.write(
+        "campaign.json",
+        r#"{"destination": {"type": "campaign", "id": "c-1"}}"#,
+    );
+    dir.write("clean.csv", CLEAN);
+    let campaign = dir.json(&["import", "clean.csv", "--spec", "campaign.json"]);
+    let small = dir.import("small.csv", SMALL);
+
+    let all = dir.contacts(&[]);
+    assert_eq!(all.len(), 5);
+    let in_campaign = dir.contacts(&["--destination", "campaign:c-1"]);
+    assert_eq!(
+        phones(&in_campaign),
+        ["+12125550101", "+12125550102"].map(String::from).into()
+    );
+    assert!(in_campaign
+        .iter()
+        .all(|c| c["scope"] == json!("campaign:c-1")));
+    let by_import = dir.contacts(&["--import", small["import_id"].as_str().unwrap()]);
+    assert_eq!(phones(&by_import), SMALL_PHONES.map(String::from).into());
+    assert!(dir.contacts(&["--destination", "list:nothing"]).is_empty());
+    assert_eq!(dir.contacts(&["--destination", "contacts"]).len(), 3);
+
+    let table = dir.ok(&["contacts", "list", "--destination", "campaign:c-1"]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(
+        words(lines[0]),
+        ["phone", "name", "email", "scope", "import", "row"]
+    );
+    assert_eq!(lines.len(), 4, "{table}");
+    assert_eq!(
+        words(line(&table, "+12125550101")),
+        [
+            "+12125550101",
+            "Dee",
+            "campaign:c-1",
+            campaign["import_id"].as_str().unwrap(),
+            "2"
+        ]
+    );
+    assert_eq!(lines[3], "2 contacts");
+
+    let csv = dir.ok(&[
+        "contacts",
+        "export",
+        "--import",
+        small["import_id"].as_str().unwrap(),
+    ]);
+    let mut rows = csv.lines();
+    let header: Vec<&str> = rows.next().unwrap().split(',').collect();
+    assert_eq!(
+        &header[..6],
+        [
+            "contact_id",
+            "scope",
+            "import_id",
+            "row",
+            "phone",
+            "phone_raw"
+        ]
+    );
+    assert_eq!(header.last(), Some(&"custom:plan"));
+    let bob = rows.find(|r| r.contains(",Bob,")).expect("Bob is exported");
+    let bob: Vec<&str> = bob.split(',').collect();
+    let at = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    assert_eq!(bob[at("phone")], "+14155552672");
+    assert_eq!(bob[at("phone_raw")], "(415) 555-2672");
+    assert_eq!(bob[at("email")], "bob@example.com");
+    assert_eq!(bob[at("custom:plan")], "silver");
+    assert_eq!(csv.lines().count(), 4);
+
+    let out = dir.ok(&["contacts", "export", "--output", "all.csv"]);
+    assert_eq!(out, "");
+    let saved = fs::read_to_string(dir.path().join("all.csv")).unwrap();
+    assert_eq!(saved.lines().count(), 6, "a header and five contacts");
+
+    // Another tenant sees none of them.
+    let other = dir
+        .run(&["contacts", "export", "--json", "--tenant", "other"])
+        .ok();
+    assert_eq!(other, "");
+}
+
+#[test]
+fn numbers_on_the_do_not_call_list_are_skipped() {
+    let dir = Dir::new();
+    let out = dir.ok(&["dnc", "add", "(415) 555-2671"]);
+    assert!(
+        out.starts_with("Added 1 new number to the do-not-call list of tenant local"),
+        "{out}"
+    );
+    let again = dir.json(&["dnc", "add", "+14155552671", "4155552671", "+442079460958"]);
+    assert_eq!(
+        again,
+        json!({"added": 1, "already_listed": 1, "numbers": 2})
+    );
+
+    let summary = dir.import("small.csv", SMALL);
+    assert_eq!(
+        summary["reasons"],
+        json!({"do_not_call": 2, "invalid_phone": 1}),
+        "Ann's two rows"
+    );
+    assert_eq!(summary["inserted"], json!(2));
+    assert!(!phones(&dir.contacts(&[])).contains("+14155552671"));
+}
+
+#[test]
+fn dnc_import_reads_a_phone_column_or_bare_numbers() {
+    let dir = Dir::new();
+    dir.write(
+        "dnc.csv",
+        "name,Phone Number\nBob,(415) 555-2672\nNobody,\n",
+    );
+    let out = dir.ok(&["dnc", "import", "dnc.csv"]);
+    assert!(
+        out.starts_with("Added 1 new number to the do-not-call list"),
+        "{out}"
+    );
+    assert!(line(&out, "Read").contains("2 rows"), "{out}");
+    dir.write("bare.txt", "415.555.2673\n+14155552672\n");
+    let bare = dir.json(&["dnc", "import", "bare.txt"]);
+    assert_eq!(
+        bare,
+        json!({"added": 1, "already_listed": 1, "numbers": 2, "rows": 2, "blank": 0})
+    );
+
+    let summary = dir.import("small.csv", SMALL);
+    assert_eq!(
+        summary["reasons"],
+        json!({"do_not_call": 2, "invalid_phone": 1, "duplicate_in_file": 1})
+    );
+    assert_eq!(
+        phones(&dir.contacts(&[])),
+        ["+14155552671".to_owned()].into()
+    );
+}
+
+#[test]
+fn bad_input_gives_one_error_line_and_writes_nothing() {
+    let dir = Dir::new();
+    dir.write("small.csv", SMALL);
+    dir.write("small.xlsx", SMALL);
+    dir.write("no_phone.csv", "name,city\nAnn,Paris\n");
+    dir.write("header_only.csv", "phone,name\n");
+    dir.write("empty.csv", "");
+    dir.write("bad.json", r#"{"destination": {"type": "campaign"}}"#);
+    dir.write("unknown_key.json", r#"{"duplicate": "skip"}"#);
+    dir.write("not_json.json", "{");
+    dir.write("acme.json", r#"{"tenant": "acme"}"#);
+    fs::create_dir(dir.path().join("folder.csv")).unwrap();
+
+    let cases: [(&[&str], &str); 14] = [
+        (
+            &["import", "missing.csv"],
+            "missing.csv: the file could not be read: no such file",
+        ),
+        (&["import", "folder.csv"], "it is a directory"),
+        (
+            &["import", "small.csv", "--spec", "bad.json"],
+            "bad.json: import spec: destination",
+        ),
+        (
+            &["import", "small.csv", "--spec", "unknown_key.json"],
+            "unknown field `duplicate`",
+        ),
+        (
+            &["import", "small.csv", "--spec", "not_json.json"],
+            "not_json.json: import spec",
+        ),
+        (
+            &["import", "small.csv", "--spec", "missing.json"],
+            "missing.json: the file could not be read",
+        ),
+        (
+            &["import", "small.csv", "--spec", "acme.json"],
+            "pass --tenant acme",
+        ),
+        (
+            &["import", "small.xlsx"],
+            "only .csv, .tsv and .txt files can be imported",
+        ),
+        (&["import", "no_phone.csv"], "no column holds phone numbers"),
+        (&["import", "header_only.csv"], "no data rows"),
+        (&["import", "empty.csv"], "the file is empty"),
+        (
+            &["import", "small.csv", "--tenant", "a/b"],
+            "--tenant: `a/b` must be",
+        ),
+        (
+            &["dnc", "add", "+14155552672", "12"],
+            "`12` has too few digits",
+        ),
+        (
+            &["dnc", "add", "4155552672", "--country", "ZZ"],
+            "`ZZ` is not a supported",
+        ),
+    ];
+    for (args, message) in cases {
+        let run = dir.run(args);
+        let error = run.refused();
+        assert!(error.contains(message), "{args:?}: {error}");
+        assert_eq!(run.stdout, "", "{args:?}");
+    }
+    for args in [
+        &["status", "imp-0000"][..],
+        &["report", "imp-0000"],
+        &["contacts", "list", "--import", "imp-0000"],
+        &["contacts", "export", "--destination", "team:x"],
+        &["status"],
+    ] {
+        let run = dir.run(args);
+        run.refused();
+    }
+    assert!(dir
+        .run(&["status", "imp-0000"])
+        .refused()
+        .contains("imp-0000: no such import for tenant local in "));
+    let run = dir.run_exactly(&["status", "--data", "small.csv"]);
+    assert!(run
+        .refused()
+        .contains("small.csv: the data folder cannot be used: it is a file"));
+
+    // Nothing reached the store: no import, no upload, no do-not-call number.
+    assert!(dir.import_ids().is_empty());
+    assert!(!dir.data().join("objects").join("uploads").exists());
+    let summary = dir.import("small.csv", SMALL);
+    assert_eq!(
+        summary["inserted"],
+        json!(3),
+        "no number was added to the list"
+    );
+}
+
+#[test]
+fn a_refused_file_with_json_prints_a_failed_object() {
+    let dir = Dir::new();
+    dir.write("no_phone.csv", "name,city\nAnn,Paris\n");
+    let run = dir.run(&["import", "no_phone.csv", "--json"]);
+    run.refused();
+    let object: Value = serde_json::from_str(&run.stdout).expect("one JSON object");
+    assert_eq!(object["status"], json!("FAILED"));
+    assert_eq!(object["code"], json!("no_phone_column"));
+    assert!(object["error"]
+        .as_str()
+        .unwrap()
+        .contains("no column holds phone numbers"));
+    assert!(dir.import_ids().is_empty());
+
+    let unknown = dir.run(&["status", "imp-0000", "--json"]);
+    unknown.refused();
+    let object: Value = serde_json::from_str(&unknown.stdout).expect("one JSON object");
+    assert_eq!(object["code"], json!("unknown_import"));
+    assert_eq!(
+        object.get("status"),
+        None,
+        "not to be read as the import's status"
+    );
+}
+
+#[test]
+fn imports_in_small_chunks_count_the_same() {
+    let dir = Dir::new();
+    let out = dir
+        .run_exactly(&["generate", "--rows", "800", "big.csv"])
+        .ok();
+    assert!(out.starts_with("Wrote 800 data rows ("), "{out}");
+    let sizes = ["--chunk-rows", "37"];
+    let chunked = {
+        let mut args = vec!["import", "big.csv", "--json"];
+        args.extend(sizes);
+        serde_json::from_str::<Value>(&dir.ok(&args)).unwrap()
+    };
+    let other = Dir::new();
+    fs::copy(dir.path().join("big.csv"), other.path().join("big.csv")).unwrap();
+    let whole = other.json(&["import", "big.csv"]);
+    assert_eq!(chunked["processed"], json!(800));
+    for field in ["inserted", "skipped", "failed", "reasons", "status"] {
+        assert_eq!(chunked[field], whole[field], "{field}");
+    }
+    assert_eq!(
+        fs::read_to_string(chunked["report"].as_str().unwrap()).unwrap(),
+        fs::read_to_string(whole["report"].as_str().unwrap()).unwrap(),
+        "the same report whatever the chunks"
+    );
+    assert_eq!(
+        dir.contacts(&[]).len() as u64,
+        chunked["inserted"].as_u64().unwrap()
+    );
+}
+
+#[test]
+fn generate_refuses_to_overwrite() {
+    let dir = Dir::new();
+    dir.write("taken.csv", "x");
+    let run = dir.run_exactly(&["generate", "--rows", "5", "taken.csv"]);
+    assert!(run.refused().contains("taken.csv: it already exists"));
+    assert_eq!(
+        fs::read_to_string(dir.path().join("taken.csv")).unwrap(),
+        "x"
+    );
+}
+
+#[test]
+fn the_example_imports() {
+    let dir = Dir::new();
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let file = examples.join("contacts.csv");
+    let spec = examples.join("spec.json");
+    let summary = dir.json(&[
+        "import",
+        file.to_str().unwrap(),
+        "--spec",
+        spec.to_str().unwrap(),
+    ]);
+    assert_eq!(summary["status"], json!("COMPLETED_WITH_ERRORS"));
+    assert!(summary["inserted"].as_u64().unwrap() > 0, "{summary}");
+    let stored = dir.contacts(&["--destination", "list:Spring outreach"]);
+    assert_eq!(stored.len() as u64, summary["inserted"].as_u64().unwrap());
+    assert!(stored.iter().all(|c| c["contact"]["tags"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("spring-2026"))));
+}

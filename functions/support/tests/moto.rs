@@ -1,0 +1,309 @@
+//! The whole pipeline on real S3, SQS and DynamoDB APIs served by moto:
+//! a 20,000-row upload goes through the handlers, with every message taken
+//! from the real queues, and ends in stored contacts, exact counters and a
+//! report checked line by line against one reading of the whole file.
+//! `scripts/test` starts moto and points AWS_ENDPOINT_URL at it.
+
+use std::collections::{BTreeMap, HashSet};
+
+use aws_sdk_s3::primitives::ByteStream;
+use contact_import_aws::{create_table, AwsSettings, Clients};
+use contact_import_core::engine::{ContactFile, RowOutcome, Screen};
+use contact_import_core::imports::{import_id_for, ImportStatus};
+use contact_import_core::outcome::ErrorCode;
+use contact_import_core::pipeline::{SplitOutcome, Upload};
+use contact_import_core::ports::{ContactFilter, ContactStore, ImportStore};
+use contact_import_core::report::restore;
+use contact_import_core::synthetic::{write_synthetic_file, SyntheticOptions};
+use contact_import_core::ImportSpec;
+use contact_import_lambda::{
+    aws_pipeline, handle_chunks, handle_finalizer, handle_uploads, AwsPipeline, Config,
+};
+
+mod common;
+use common::{fixture, sqs_event};
+
+const ROWS: u64 = 20_000;
+const CHUNK_ROWS: u64 = 4_000;
+const KEY: &str = "uploads/acme/big list.csv";
+const ENCODED_KEY: &str = "uploads/acme/big+list.csv";
+
+struct Stack {
+    clients: Clients,
+    config: Config,
+    pipeline: AwsPipeline,
+}
+
+fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("{prefix}-{nanos}")
+}
+
+/// A bucket, a table and two queues of their own on moto.
+async fn stack() -> Stack {
+    assert!(
+        std::env::var_os("AWS_ENDPOINT_URL").is_some(),
+        "these tests need moto: run scripts/test"
+    );
+    let clients = Clients::load().await;
+    let bucket = unique("imports");
+    clients
+        .s3
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("creating the bucket");
+    let table = unique("contact-import");
+    create_table(&clients.dynamodb, &table)
+        .await
+        .expect("creating the table");
+    let queue_url = |name: String| {
+        let sqs = clients.sqs.clone();
+        async move {
+            sqs.create_queue()
+                .queue_name(name)
+                .send()
+                .await
+                .expect("creating a queue")
+                .queue_url()
+                .expect("a queue has a URL")
+                .to_owned()
+        }
+    };
+    let chunk_queue_url = queue_url(unique("chunks")).await;
+    let finalize_queue_url = queue_url(unique("finalize")).await;
+    let config = Config {
+        resources: AwsSettings {
+            bucket,
+            table,
+            chunk_queue_url,
+            finalize_queue_url,
+        },
+        chunk_rows: CHUNK_ROWS,
+    };
+    let pipeline = aws_pipeline(&config).await;
+    Stack {
+        clients,
+        config,
+        pipeline,
+    }
+}
+
+/// The S3 put event of the fixture, naming this stack's bucket and object.
+fn put_event(bucket: &str, etag: &str) -> serde_json::Value {
+    let mut event = fixture("s3-put.json");
+    let s3 = &mut event["Records"][0]["s3"];
+    s3["bucket"]["name"] = bucket.into();
+    s3["bucket"]["arn"] = format!("arn:aws:s3:::{bucket}").into();
+    s3["object"]["key"] = ENCODED_KEY.into();
+    s3["object"]["eTag"] = etag.into();
+    event
+}
+
+/// Receives every message waiting on a queue, a batch of ten at a time,
+/// hands each batch to `handle`, and deletes what it handled.
+async fn pump<F, Fut>(stack: &Stack, queue_url: &str, template: &str, handle: F) -> usize
+where
+    F: Fn(aws_lambda_events::sqs::SqsEvent) -> Fut,
+    Fut: std::future::Future<Output = aws_lambda_events::sqs::SqsBatchResponse>,
+{
+    let mut handled = 0;
+    loop {
+        let received = stack
+            .clients
+            .sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .expect("receiving messages");
+        let messages = received.messages();
+        if messages.is_empty() {
+            return handled;
+        }
+        let batch: Vec<(String, String)> = messages
+            .iter()
+            .map(|m| {
+                (
+                    m.message_id().unwrap_or_default().to_owned(),
+                    m.body().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        let response = handle(sqs_event(template, &batch)).await;
+        assert!(
+            response.batch_item_failures.is_empty(),
+            "every message succeeds"
+        );
+        for message in messages {
+            stack
+                .clients
+                .sqs
+                .delete_message()
+                .queue_url(queue_url)
+                .receipt_handle(message.receipt_handle().unwrap_or_default())
+                .send()
+                .await
+                .expect("deleting a message");
+        }
+        handled += batch.len();
+    }
+}
+
+/// Outcome code per row from one reading of the whole file into an empty store.
+fn expected_outcomes(file: &[u8]) -> BTreeMap<u64, Option<ErrorCode>> {
+    let spec = ImportSpec::default();
+    let mut contacts = ContactFile::open(file, &spec).unwrap();
+    let no_list: HashSet<String> = HashSet::new();
+    let mut screen = Screen::new(&spec, &no_list);
+    let mut outcomes = BTreeMap::new();
+    while let Some(outcome) = contacts.next_outcome(&mut screen).unwrap() {
+        match outcome {
+            RowOutcome::Accepted(row) => outcomes.insert(row.row, None),
+            RowOutcome::Rejected(rejection) => outcomes.insert(rejection.row, Some(rejection.code)),
+        };
+    }
+    outcomes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_upload_goes_through_the_real_queues_to_an_exact_summary() {
+    let stack = stack().await;
+    let mut file = Vec::new();
+    write_synthetic_file(&mut file, SyntheticOptions::realistic(ROWS)).unwrap();
+    let put = stack
+        .clients
+        .s3
+        .put_object()
+        .bucket(&stack.config.resources.bucket)
+        .key(KEY)
+        .body(ByteStream::from(file.clone()))
+        .send()
+        .await
+        .expect("uploading the file");
+    let etag = put.e_tag().expect("an ETag").to_owned();
+    let event = put_event(&stack.config.resources.bucket, &etag);
+    handle_uploads(
+        &stack.pipeline,
+        &stack.config.resources.bucket,
+        event.clone(),
+    )
+    .await
+    .expect("the split");
+
+    let chunks = pump(
+        &stack,
+        &stack.config.resources.chunk_queue_url,
+        "sqs-chunk.json",
+        |e| handle_chunks(&stack.pipeline, e),
+    )
+    .await;
+    assert_eq!(chunks as u64, ROWS / CHUNK_ROWS, "one message per chunk");
+    let finalized = pump(
+        &stack,
+        &stack.config.resources.finalize_queue_url,
+        "sqs-finalize.json",
+        |e| handle_finalizer(&stack.pipeline, e),
+    )
+    .await;
+    assert!(finalized >= 1);
+
+    let import_id = import_id_for(&stack.config.resources.bucket, KEY, &etag);
+    let record = stack
+        .pipeline
+        .store()
+        .get_import("acme", &import_id)
+        .await
+        .unwrap()
+        .expect("the import record");
+    let expected = expected_outcomes(&file);
+    let rejected_expected = expected.values().filter(|code| code.is_some()).count() as u64;
+    assert_eq!(record.status, ImportStatus::CompletedWithErrors);
+    assert_eq!(record.tally.processed, ROWS);
+    assert_eq!(record.tally.inserted, ROWS - rejected_expected);
+    assert!(record.tally.adds_up());
+    assert_eq!(record.chunks_done, record.chunks_total);
+
+    // The contacts in the table: one per imported row.
+    let mut stored_rows = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = stack
+            .pipeline
+            .store()
+            .list_contacts("acme", &ContactFilter::default(), after.as_deref(), 1_000)
+            .await
+            .unwrap();
+        stored_rows.extend(page.contacts.iter().map(|c| c.row));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    stored_rows.sort_unstable();
+    let imported: Vec<u64> = expected
+        .iter()
+        .filter(|(_, code)| code.is_none())
+        .map(|(row, _)| *row)
+        .collect();
+    assert_eq!(stored_rows, imported);
+
+    // The report, line by line: the expected code at the expected row, with the row's values.
+    let report_key = record.report_key.clone().expect("a report");
+    let report = stack
+        .clients
+        .s3
+        .get_object()
+        .bucket(&stack.config.resources.bucket)
+        .key(&report_key)
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    let source: Vec<csv::StringRecord> = csv::Reader::from_reader(file.as_slice())
+        .records()
+        .map(Result::unwrap)
+        .collect();
+    let mut lines = 0;
+    for line in csv::Reader::from_reader(report.as_ref()).records() {
+        let line = line.unwrap();
+        let row: u64 = line[0].parse().unwrap();
+        assert_eq!(
+            Some(ErrorCode::parse(&line[1])),
+            expected.get(&row).copied(),
+            "row {row}"
+        );
+        let original = &source[(row - 2) as usize];
+        let values: Vec<&str> = line.iter().skip(4).map(restore).collect();
+        assert_eq!(
+            values,
+            original.iter().collect::<Vec<_>>(),
+            "row {row} keeps its values"
+        );
+        lines += 1;
+    }
+    assert_eq!(lines, rejected_expected);
+
+    // The same event again starts nothing.
+    let again = stack
+        .pipeline
+        .split(Upload {
+            key: KEY.to_owned(),
+            version: Some(etag),
+        })
+        .await
+        .unwrap();
+    assert!(
+        matches!(again, SplitOutcome::AlreadyHandled { .. }),
+        "{again:?}"
+    );
+}

@@ -1,0 +1,951 @@
+//! Every store port in one redb file, with the semantics of
+//! [`contact_import_core::memory::MemoryStore`].
+//!
+//! Every key is a redb tuple whose first element is the tenant. redb writes
+//! each element with its length and compares tuples element by element, so no
+//! value a file or a user supplies can reach into another tenant's keys, as a
+//! separator inside a concatenated string could.
+//!
+//! Each call is one transaction: redb runs one write transaction at a time,
+//! which is what makes a claim, a chunk commit or a status change conditional
+//! when many importers write at once.
+
+use std::collections::HashSet;
+use std::fs;
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::Arc;
+
+use contact_import_core::imports::{ChunkResult, ImportRecord, ImportStatus, ImportUpdate};
+use contact_import_core::ports::{
+    contact_id_for, ChunkCommit, ContactFilter, ContactPage, ContactStore, ContactWrite,
+    DoNotCallStore, ImportStore, PortError, PortResult, StoredContact, WriteTarget,
+};
+use contact_import_core::spec::DuplicateMode;
+use contact_import_core::{Contact, WriteOutcome};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+
+/// (tenant, import id) → the import record as JSON.
+const IMPORTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("imports");
+/// (tenant, created_at, import id): read backwards, a tenant's imports newest first.
+const IMPORTS_BY_TIME: TableDefinition<(&str, &str, &str), ()> =
+    TableDefinition::new("imports_by_time");
+/// (tenant, import id, chunk index) → the chunk result as JSON; its presence
+/// is what makes a chunk committed.
+const CHUNKS: TableDefinition<(&str, &str, u32), &[u8]> = TableDefinition::new("chunks");
+/// (tenant, scope, E.164) → (contact id, import id, row) of the claim.
+const CLAIMS: TableDefinition<(&str, &str, &str), (&str, &str, u64)> =
+    TableDefinition::new("claims");
+/// (scope, import id, row, contact as JSON). The filter fields sit outside
+/// the JSON, so a filtered listing decodes only the contacts it returns.
+type ContactValue = (&'static str, &'static str, u64, &'static [u8]);
+/// (tenant, contact id) → the contact.
+const CONTACTS: TableDefinition<(&str, &str), ContactValue> = TableDefinition::new("contacts");
+/// (tenant, E.164).
+const DO_NOT_CALL: TableDefinition<(&str, &str), ()> = TableDefinition::new("do_not_call");
+
+/// What went wrong inside a transaction, before it is named for the caller.
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error(transparent)]
+    Redb(redb::Error),
+    #[error("a stored value does not encode or decode: {0}")]
+    Json(#[from] serde_json::Error),
+    /// A request the stored state refuses; its message stands alone.
+    #[error("{0}")]
+    Refused(String),
+}
+
+macro_rules! redb_failures {
+    ($($error:ty),* $(,)?) => {
+        $(impl From<$error> for Failure {
+            fn from(e: $error) -> Self {
+                Failure::Redb(e.into())
+            }
+        })*
+    };
+}
+
+redb_failures!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError,
+);
+
+impl Failure {
+    /// A lost write lock or a failed disk operation may pass; a corrupt
+    /// file, bad data or a schema mismatch will not.
+    fn port(self, what: &str) -> PortError {
+        match self {
+            Failure::Redb(redb::Error::Io(e)) => crate::io_error(what, &e),
+            Failure::Redb(redb::Error::DatabaseAlreadyOpen) => PortError::Transient(format!(
+                "{what}: it is already open, most likely in another process; try again when that one ends"
+            )),
+            Failure::Redb(e @ (redb::Error::WouldBlock | redb::Error::TransactionPoisoned)) => {
+                PortError::Transient(format!("{what}: {e}"))
+            }
+            Failure::Refused(message) => PortError::Permanent(message),
+            e => PortError::Permanent(format!("{what}: {e}")),
+        }
+    }
+}
+
+/// The least string above `tenant`: `(tenant, ..)..(successor, ..)` is
+/// exactly the tenant's keys.
+fn successor(tenant: &str) -> String {
+    format!("{tenant}\0")
+}
+
+/// The page cache: enough for the hot claims of a large import.
+const CACHE_BYTES: usize = 128 * 1024 * 1024;
+
+/// Every store port in one redb file; share it behind an `Arc`.
+pub struct RedbStore {
+    db: Arc<Database>,
+}
+
+impl RedbStore {
+    /// Opens the store at `path`, creating the file and its folder if missing.
+    pub fn open(path: impl AsRef<Path>) -> PortResult<Self> {
+        let path = path.as_ref();
+        let what = format!("opening the store {}", path.display());
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs::create_dir_all(dir).map_err(|e| crate::io_error(&what, &e))?;
+        }
+        let open = || -> Result<Database, Failure> {
+            // redb caches 1 GiB by default; a laptop import needs far less.
+            let db = Database::builder()
+                .set_cache_size(CACHE_BYTES)
+                .create(path)?;
+            // A read transaction cannot open a table that no write created.
+            let txn = db.begin_write()?;
+            txn.open_table(IMPORTS)?;
+            txn.open_table(IMPORTS_BY_TIME)?;
+            txn.open_table(CHUNKS)?;
+            txn.open_table(CLAIMS)?;
+            txn.open_table(CONTACTS)?;
+            txn.open_table(DO_NOT_CALL)?;
+            txn.commit()?;
+            Ok(db)
+        };
+        let db = open().map_err(|e| e.port(&what))?;
+        Ok(RedbStore { db: Arc::new(db) })
+    }
+
+    /// Runs `work` off the runtime's threads and names its failure with `what`.
+    /// A write transaction that `work` drops without committing is aborted,
+    /// which is how a call that changes nothing avoids an fsync.
+    async fn run<T, F>(&self, what: String, work: F) -> PortResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Database) -> Result<T, Failure> + Send + 'static,
+    {
+        let db = Arc::clone(&self.db);
+        crate::blocking(move || work(&db).map_err(|e| e.port(&what))).await
+    }
+}
+
+/// An owned [`WriteTarget`], to move onto a blocking thread.
+struct Target {
+    tenant: String,
+    import_id: String,
+    scope: String,
+    mode: DuplicateMode,
+}
+
+/// Decides and writes a batch in one write transaction, row by row, so that
+/// a row sees the claims of the rows before it.
+fn write_batch(
+    db: &Database,
+    target: &Target,
+    rows: &[ContactWrite],
+) -> Result<Vec<WriteOutcome>, Failure> {
+    // Encoded before the write lock is taken: most rows are inserts.
+    let encoded = rows
+        .iter()
+        .map(|w| serde_json::to_vec(&w.contact))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (tenant, import_id, scope) = (
+        target.tenant.as_str(),
+        target.import_id.as_str(),
+        target.scope.as_str(),
+    );
+    let txn = db.begin_write()?;
+    let mut outcomes = Vec::with_capacity(rows.len());
+    {
+        let mut claims = txn.open_table(CLAIMS)?;
+        let mut contacts = txn.open_table(CONTACTS)?;
+        for (write, json) in rows.iter().zip(&encoded) {
+            let claim_key = (tenant, scope, write.contact.phone.as_str());
+            // The contact the number's key points to, if it is claimed.
+            let claim = claims
+                .get(claim_key)?
+                .map(|guard| guard.value().0.to_owned());
+            let own_id = contact_id_for(import_id, write.row);
+            if contacts.get((tenant, own_id.as_str()))?.is_some() {
+                // Written by an earlier delivery; rewriting could undo a later merge.
+                outcomes.push(WriteOutcome::Inserted);
+                continue;
+            }
+            let outcome = match (target.mode, claim) {
+                (DuplicateMode::Create, _) | (_, None) => WriteOutcome::Inserted,
+                (DuplicateMode::Skip, Some(_)) => WriteOutcome::Existing,
+                (DuplicateMode::Update, Some(claimed)) => {
+                    let key = (tenant, claimed.as_str());
+                    let (stored_scope, mut contact) = match contacts.get(key)? {
+                        Some(guard) => {
+                            let (stored_scope, _, _, json) = guard.value();
+                            (
+                                stored_scope.to_owned(),
+                                serde_json::from_slice::<Contact>(json)?,
+                            )
+                        }
+                        None => (scope.to_owned(), write.contact.clone()),
+                    };
+                    contact.merge_from(write.contact.clone());
+                    let merged = serde_json::to_vec(&contact)?;
+                    contacts.insert(
+                        key,
+                        (
+                            stored_scope.as_str(),
+                            import_id,
+                            write.row,
+                            merged.as_slice(),
+                        ),
+                    )?;
+                    WriteOutcome::Updated
+                }
+            };
+            if outcome == WriteOutcome::Inserted {
+                contacts.insert(
+                    (tenant, own_id.as_str()),
+                    (scope, import_id, write.row, json.as_slice()),
+                )?;
+                claims.insert(claim_key, (own_id.as_str(), import_id, write.row))?;
+            }
+            outcomes.push(outcome);
+        }
+    }
+    txn.commit()?;
+    Ok(outcomes)
+}
+
+impl ContactStore for RedbStore {
+    async fn write_contacts(
+        &self,
+        target: WriteTarget<'_>,
+        rows: &[ContactWrite],
+    ) -> PortResult<Vec<WriteOutcome>> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let what = format!(
+            "writing {} contacts of import {} to {} for tenant {}",
+            rows.len(),
+            target.import_id,
+            target.scope,
+            target.tenant
+        );
+        let target = Target {
+            tenant: target.tenant.to_owned(),
+            import_id: target.import_id.to_owned(),
+            scope: target.scope.to_owned(),
+            mode: target.mode,
+        };
+        let rows = rows.to_vec();
+        self.run(what, move |db| write_batch(db, &target, &rows))
+            .await
+    }
+
+    async fn list_contacts(
+        &self,
+        tenant: &str,
+        filter: &ContactFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> PortResult<ContactPage> {
+        let what = format!("listing the contacts of tenant {tenant}");
+        let (tenant, filter, after) = (tenant.to_owned(), filter.clone(), after.map(str::to_owned));
+        self.run(what, move |db| {
+            let txn = db.begin_read()?;
+            let table = txn.open_table(CONTACTS)?;
+            let end = successor(&tenant);
+            let start = match &after {
+                Some(id) => Bound::Excluded((tenant.as_str(), id.as_str())),
+                None => Bound::Included((tenant.as_str(), "")),
+            };
+            let mut contacts = Vec::new();
+            let mut more = false;
+            for entry in table.range((start, Bound::Excluded((end.as_str(), ""))))? {
+                let (key, value) = entry?;
+                let (scope, import_id, row, json) = value.value();
+                if filter.scope.as_deref().is_some_and(|s| s != scope)
+                    || filter
+                        .import_id
+                        .as_deref()
+                        .is_some_and(|id| id != import_id)
+                {
+                    continue;
+                }
+                if contacts.len() == limit {
+                    more = true;
+                    break;
+                }
+                contacts.push(StoredContact {
+                    contact_id: key.value().1.to_owned(),
+                    scope: scope.to_owned(),
+                    import_id: import_id.to_owned(),
+                    row,
+                    contact: serde_json::from_slice(json)?,
+                });
+            }
+            let next = if more {
+                contacts
+                    .last()
+                    .map(|c: &StoredContact| c.contact_id.clone())
+            } else {
+                None
+            };
+            Ok(ContactPage { contacts, next })
+        })
+        .await
+    }
+}
+
+impl DoNotCallStore for RedbStore {
+    async fn do_not_call(&self, tenant: &str, numbers: &[String]) -> PortResult<HashSet<String>> {
+        if numbers.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let what = format!("looking up do-not-call numbers of tenant {tenant}");
+        let (tenant, numbers) = (tenant.to_owned(), numbers.to_vec());
+        self.run(what, move |db| {
+            let txn = db.begin_read()?;
+            let table = txn.open_table(DO_NOT_CALL)?;
+            let mut listed = HashSet::new();
+            for number in numbers {
+                if table.get((tenant.as_str(), number.as_str()))?.is_some() {
+                    listed.insert(number);
+                }
+            }
+            Ok(listed)
+        })
+        .await
+    }
+
+    async fn add_do_not_call(&self, tenant: &str, numbers: &[String]) -> PortResult<usize> {
+        if numbers.is_empty() {
+            return Ok(0);
+        }
+        let what = format!("adding do-not-call numbers for tenant {tenant}");
+        let (tenant, numbers) = (tenant.to_owned(), numbers.to_vec());
+        self.run(what, move |db| {
+            let txn = db.begin_write()?;
+            let mut added = 0;
+            {
+                let mut table = txn.open_table(DO_NOT_CALL)?;
+                for number in &numbers {
+                    if table
+                        .insert((tenant.as_str(), number.as_str()), ())?
+                        .is_none()
+                    {
+                        added += 1;
+                    }
+                }
+            }
+            if added > 0 {
+                txn.commit()?;
+            }
+            Ok(added)
+        })
+        .await
+    }
+}
+
+impl ImportStore for RedbStore {
+    async fn create_import(&self, record: &ImportRecord) -> PortResult<bool> {
+        let what = format!(
+            "creating import {} for tenant {}",
+            record.import_id, record.tenant
+        );
+        let record = record.clone();
+        self.run(what, move |db| {
+            let json = serde_json::to_vec(&record)?;
+            let (tenant, import_id) = (record.tenant.as_str(), record.import_id.as_str());
+            let txn = db.begin_write()?;
+            {
+                let mut imports = txn.open_table(IMPORTS)?;
+                if imports.get((tenant, import_id))?.is_some() {
+                    return Ok(false);
+                }
+                imports.insert((tenant, import_id), json.as_slice())?;
+                txn.open_table(IMPORTS_BY_TIME)?
+                    .insert((tenant, record.created_at.as_str(), import_id), ())?;
+            }
+            txn.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn get_import(&self, tenant: &str, import_id: &str) -> PortResult<Option<ImportRecord>> {
+        let what = format!("reading import {import_id} of tenant {tenant}");
+        let (tenant, import_id) = (tenant.to_owned(), import_id.to_owned());
+        self.run(what, move |db| {
+            let txn = db.begin_read()?;
+            let imports = txn.open_table(IMPORTS)?;
+            let record = imports.get((tenant.as_str(), import_id.as_str()))?;
+            Ok(record
+                .map(|json| serde_json::from_slice(json.value()))
+                .transpose()?)
+        })
+        .await
+    }
+
+    async fn update_import(
+        &self,
+        tenant: &str,
+        import_id: &str,
+        from: ImportStatus,
+        update: &ImportUpdate,
+    ) -> PortResult<bool> {
+        let what = format!(
+            "moving import {import_id} of tenant {tenant} from {from} to {}",
+            update.status
+        );
+        let (tenant, import_id, update) = (tenant.to_owned(), import_id.to_owned(), update.clone());
+        self.run(what, move |db| {
+            let key = (tenant.as_str(), import_id.as_str());
+            let txn = db.begin_write()?;
+            {
+                let mut imports = txn.open_table(IMPORTS)?;
+                let mut record: ImportRecord = match imports.get(key)? {
+                    Some(json) => serde_json::from_slice(json.value())?,
+                    None => return Ok(false),
+                };
+                if record.status != from {
+                    return Ok(false);
+                }
+                record.apply(&update);
+                imports.insert(key, serde_json::to_vec(&record)?.as_slice())?;
+            }
+            txn.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn commit_chunk(
+        &self,
+        tenant: &str,
+        import_id: &str,
+        result: &ChunkResult,
+    ) -> PortResult<ChunkCommit> {
+        let what = format!(
+            "committing chunk {} of import {import_id} for tenant {tenant}",
+            result.index
+        );
+        let (tenant, import_id, result) = (tenant.to_owned(), import_id.to_owned(), result.clone());
+        self.run(what, move |db| {
+            let key = (tenant.as_str(), import_id.as_str());
+            let chunk_key = (tenant.as_str(), import_id.as_str(), result.index);
+            let txn = db.begin_write()?;
+            let commit = {
+                let mut imports = txn.open_table(IMPORTS)?;
+                let mut chunks = txn.open_table(CHUNKS)?;
+                let newly_committed = chunks.get(chunk_key)?.is_none();
+                let mut record: ImportRecord = match imports.get(key)? {
+                    Some(json) => serde_json::from_slice(json.value())?,
+                    None => {
+                        return Err(Failure::Refused(format!(
+                            "no import {import_id} for tenant {tenant}"
+                        )))
+                    }
+                };
+                if newly_committed {
+                    record.tally.add(&result.tally);
+                    record.chunks_done += 1;
+                    imports.insert(key, serde_json::to_vec(&record)?.as_slice())?;
+                    chunks.insert(chunk_key, serde_json::to_vec(&result)?.as_slice())?;
+                }
+                ChunkCommit {
+                    newly_committed,
+                    chunks_done: record.chunks_done,
+                    chunks_total: record.chunks_total,
+                }
+            };
+            if commit.newly_committed {
+                txn.commit()?;
+            }
+            Ok(commit)
+        })
+        .await
+    }
+
+    async fn chunk_results(&self, tenant: &str, import_id: &str) -> PortResult<Vec<ChunkResult>> {
+        let what = format!("reading the chunks of import {import_id} of tenant {tenant}");
+        let (tenant, import_id) = (tenant.to_owned(), import_id.to_owned());
+        self.run(what, move |db| {
+            let txn = db.begin_read()?;
+            let chunks = txn.open_table(CHUNKS)?;
+            let (tenant, import_id) = (tenant.as_str(), import_id.as_str());
+            let mut results = Vec::new();
+            for entry in chunks.range((tenant, import_id, 0)..=(tenant, import_id, u32::MAX))? {
+                let (_, json) = entry?;
+                results.push(serde_json::from_slice(json.value())?);
+            }
+            Ok(results)
+        })
+        .await
+    }
+
+    async fn list_imports(&self, tenant: &str, limit: usize) -> PortResult<Vec<ImportRecord>> {
+        let what = format!("listing the imports of tenant {tenant}");
+        let tenant = tenant.to_owned();
+        self.run(what, move |db| {
+            let txn = db.begin_read()?;
+            let by_time = txn.open_table(IMPORTS_BY_TIME)?;
+            let imports = txn.open_table(IMPORTS)?;
+            let end = successor(&tenant);
+            let mut records = Vec::new();
+            let newest_first = by_time
+                .range((tenant.as_str(), "", "")..(end.as_str(), "", ""))?
+                .rev();
+            for entry in newest_first.take(limit) {
+                let (key, _) = entry?;
+                let (_, _, import_id) = key.value();
+                let json = imports.get((tenant.as_str(), import_id))?.ok_or_else(|| {
+                    Failure::Refused(format!(
+                        "the store lists import {import_id} of tenant {tenant} but holds no record of it"
+                    ))
+                })?;
+                records.push(serde_json::from_slice(json.value())?);
+            }
+            Ok(records)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    use contact_import_core::memory::MemoryStore;
+    use contact_import_core::ports::{ContactStore, Store};
+    use contact_import_core::spec::ImportSpec;
+    use contact_import_core::Tally;
+
+    use super::*;
+
+    fn fresh() -> (RedbStore, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(dir.path().join("data").join("store.redb")).unwrap();
+        (store, dir)
+    }
+
+    fn contact(phone: &str, first_name: &str, tag: &str) -> Contact {
+        Contact {
+            phone: phone.to_owned(),
+            phone_raw: phone.to_owned(),
+            first_name: Some(first_name.to_owned()),
+            tags: vec![tag.to_owned()],
+            ..Contact::default()
+        }
+    }
+
+    fn target<'a>(
+        tenant: &'a str,
+        import_id: &'a str,
+        scope: &'a str,
+        mode: DuplicateMode,
+    ) -> WriteTarget<'a> {
+        WriteTarget {
+            tenant,
+            import_id,
+            scope,
+            mode,
+        }
+    }
+
+    fn record(tenant: &str, import_id: &str, created_at: &str) -> ImportRecord {
+        ImportRecord::accepted(
+            tenant,
+            import_id,
+            "uploads/a.csv",
+            10,
+            ImportSpec::default(),
+            created_at,
+        )
+    }
+
+    /// Every contact of a tenant, read in small pages to cross page ends.
+    async fn listed<S: Store>(
+        store: &S,
+        tenant: &str,
+        filter: &ContactFilter,
+    ) -> Vec<StoredContact> {
+        let mut all = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = store
+                .list_contacts(tenant, filter, after.as_deref(), 7)
+                .await
+                .unwrap();
+            all.extend(page.contacts);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return all,
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn behaves_as_the_memory_store_on_a_random_history() {
+        let (redb, _dir) = fresh();
+        let memory = MemoryStore::default();
+        // A fixed linear congruential sequence: the same history on every run.
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |n: u64| {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (seed >> 33) % n
+        };
+        let modes = [
+            DuplicateMode::Skip,
+            DuplicateMode::Update,
+            DuplicateMode::Create,
+        ];
+        let mut batches: Vec<(String, String, String, DuplicateMode, Vec<ContactWrite>)> =
+            Vec::new();
+        let mut seen = HashSet::new();
+        for step in 0..120 {
+            let batch = if step > 0 && next(4) == 0 {
+                // A retried chunk: the same rows again.
+                batches[next(batches.len() as u64) as usize].clone()
+            } else {
+                let rows = (0..=next(12))
+                    .map(|_| {
+                        let row = next(40);
+                        ContactWrite {
+                            row,
+                            contact: contact(
+                                &format!("+1415555{:04}", next(25)),
+                                &format!("n{}", next(5)),
+                                &format!("t{}", next(3)),
+                            ),
+                        }
+                    })
+                    .collect();
+                (
+                    format!("tenant-{}", next(2)),
+                    format!("imp-{}", next(4)),
+                    ["contacts", "campaign:c1"][next(2) as usize].to_owned(),
+                    modes[next(3) as usize],
+                    rows,
+                )
+            };
+            let (tenant, import_id, scope, mode, rows) = &batch;
+            let at = target(tenant, import_id, scope, *mode);
+            let outcomes = redb.write_contacts(at, rows).await.unwrap();
+            assert_eq!(
+                outcomes,
+                memory.write_contacts(at, rows).await.unwrap(),
+                "step {step}"
+            );
+            seen.extend(outcomes.iter().map(|o| format!("{o:?}")));
+            batches.push(batch);
+        }
+        assert_eq!(seen.len(), 3, "the history takes every path: {seen:?}");
+        for tenant in ["tenant-0", "tenant-1"] {
+            let filters = [
+                ContactFilter::default(),
+                ContactFilter {
+                    scope: Some("campaign:c1".into()),
+                    import_id: None,
+                },
+                ContactFilter {
+                    scope: None,
+                    import_id: Some("imp-2".into()),
+                },
+            ];
+            for filter in filters {
+                assert_eq!(
+                    listed(&redb, tenant, &filter).await,
+                    listed(&memory, tenant, &filter).await,
+                    "{tenant} {filter:?}"
+                );
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn parallel_writers_claim_each_number_once() {
+        let (store, _dir) = fresh();
+        let store = Arc::new(store);
+        let tasks: Vec<_> = (0..8u64)
+            .map(|task| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move {
+                    let import_id = format!("imp-{task}");
+                    // Task t writes numbers 50t..50t+200: each overlaps the next three.
+                    let rows: Vec<ContactWrite> = (0..200u64)
+                        .map(|i| ContactWrite {
+                            row: i + 2,
+                            contact: contact(&format!("+1415555{:04}", task * 50 + i), "X", "t"),
+                        })
+                        .collect();
+                    let mut inserted = Vec::new();
+                    for batch in rows.chunks(25) {
+                        let outcomes = store
+                            .write_contacts(
+                                target("acme", &import_id, "contacts", DuplicateMode::Skip),
+                                batch,
+                            )
+                            .await
+                            .unwrap();
+                        for (write, outcome) in batch.iter().zip(outcomes) {
+                            if outcome == WriteOutcome::Inserted {
+                                inserted.push(write.contact.phone.clone());
+                            }
+                        }
+                    }
+                    inserted
+                })
+            })
+            .collect();
+        let mut inserted = Vec::new();
+        for task in tasks {
+            inserted.extend(task.await.unwrap());
+        }
+        let distinct: HashSet<&String> = inserted.iter().collect();
+        assert_eq!(
+            distinct.len(),
+            inserted.len(),
+            "a number was inserted twice"
+        );
+        assert_eq!(
+            inserted.len(),
+            7 * 50 + 200,
+            "every number was inserted once"
+        );
+        let stored = listed(store.as_ref(), "acme", &ContactFilter::default()).await;
+        assert_eq!(stored.len(), inserted.len());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn parallel_chunk_commits_count_each_chunk_once() {
+        let (store, _dir) = fresh();
+        let store = Arc::new(store);
+        store
+            .create_import(&record("acme", "imp-a", "2026-01-01T00:00:00Z"))
+            .await
+            .unwrap();
+        let mut one = Tally::default();
+        one.record_write(WriteOutcome::Inserted);
+        let tasks: Vec<_> = (0..8u32)
+            .map(|task| {
+                let (store, one) = (Arc::clone(&store), one.clone());
+                tokio::spawn(async move {
+                    let mut newly = 0;
+                    // Every chunk is delivered to two tasks, as a redelivery would.
+                    for index in [task, (task + 1) % 8] {
+                        let result = ChunkResult {
+                            index,
+                            tally: one.clone(),
+                            report_part: None,
+                        };
+                        if store
+                            .commit_chunk("acme", "imp-a", &result)
+                            .await
+                            .unwrap()
+                            .newly_committed
+                        {
+                            newly += 1;
+                        }
+                    }
+                    newly
+                })
+            })
+            .collect();
+        let mut newly = 0;
+        for task in tasks {
+            newly += task.await.unwrap();
+        }
+        assert_eq!(newly, 8);
+        let stored = store.get_import("acme", "imp-a").await.unwrap().unwrap();
+        assert_eq!((stored.chunks_done, stored.tally.inserted), (8, 8));
+        let indexes: Vec<u32> = store
+            .chunk_results("acme", "imp-a")
+            .await
+            .unwrap()
+            .iter()
+            .map(|c| c.index)
+            .collect();
+        assert_eq!(indexes, (0..8).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn data_survives_reopening_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.redb");
+        {
+            let store = RedbStore::open(&path).unwrap();
+            store
+                .create_import(&record("acme", "imp-a", "2026-01-01T00:00:00Z"))
+                .await
+                .unwrap();
+            store
+                .write_contacts(
+                    target("acme", "imp-a", "contacts", DuplicateMode::Skip),
+                    &[ContactWrite {
+                        row: 2,
+                        contact: contact("+14155552671", "Ann", "vip"),
+                    }],
+                )
+                .await
+                .unwrap();
+            store
+                .add_do_not_call("acme", &["+14155550000".into()])
+                .await
+                .unwrap();
+        }
+        let store = RedbStore::open(&path).unwrap();
+        assert!(store.get_import("acme", "imp-a").await.unwrap().is_some());
+        let stored = listed(&store, "acme", &ContactFilter::default()).await;
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].contact, contact("+14155552671", "Ann", "vip"));
+        assert_eq!(
+            store
+                .do_not_call("acme", &["+14155550000".into()])
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        let again = store
+            .write_contacts(
+                target("acme", "imp-b", "contacts", DuplicateMode::Skip),
+                &[ContactWrite {
+                    row: 2,
+                    contact: contact("+14155552671", "Ann", "vip"),
+                }],
+            )
+            .await
+            .unwrap();
+        assert_eq!(again, [WriteOutcome::Existing], "the claim persisted too");
+    }
+
+    #[tokio::test]
+    async fn separators_in_data_cannot_reach_another_tenant() {
+        let (store, _dir) = fresh();
+        let ann = [ContactWrite {
+            row: 2,
+            contact: contact("+14155552671", "Ann", "t"),
+        }];
+        // Each pair would meet the other under a key of joined strings.
+        let pairs = [
+            ("acme", "x|y"),
+            ("acme|x", "y"),
+            ("acme", "x\0y"),
+            ("acme\0x", "y"),
+            ("acmex", "y"),
+        ];
+        for (i, (tenant, scope)) in pairs.into_iter().enumerate() {
+            let import_id = format!("imp-{i}");
+            let outcomes = store
+                .write_contacts(target(tenant, &import_id, scope, DuplicateMode::Skip), &ann)
+                .await
+                .unwrap();
+            assert_eq!(outcomes, [WriteOutcome::Inserted], "{tenant:?} {scope:?}");
+            store
+                .create_import(&record(tenant, &import_id, "2026-01-01T00:00:00Z"))
+                .await
+                .unwrap();
+        }
+        let scopes: Vec<String> = listed(&store, "acme", &ContactFilter::default())
+            .await
+            .into_iter()
+            .map(|c| c.scope)
+            .collect();
+        assert_eq!(scopes, ["x|y", "x\0y"]);
+        let imports: Vec<String> = store
+            .list_imports("acme", 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.import_id)
+            .collect();
+        assert_eq!(imports, ["imp-2", "imp-0"]);
+        assert_eq!(
+            listed(&store, "acme\0x", &ContactFilter::default())
+                .await
+                .len(),
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn a_chunk_of_an_unknown_import_is_refused() {
+        let (store, _dir) = fresh();
+        let result = ChunkResult {
+            index: 0,
+            tally: Tally::default(),
+            report_part: None,
+        };
+        let error = store
+            .commit_chunk("acme", "imp-zz", &result)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error,
+            PortError::Permanent("no import imp-zz for tenant acme".into())
+        );
+        assert!(store
+            .chunk_results("acme", "imp-zz")
+            .await
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn a_file_in_use_is_refused_with_its_path() {
+        let (_store, dir) = fresh();
+        let path = dir.path().join("data").join("store.redb");
+        let Err(error) = RedbStore::open(&path) else {
+            panic!("a second open of one file succeeded");
+        };
+        assert!(
+            error.to_string().contains(&path.display().to_string()),
+            "{error}"
+        );
+        let not_a_store = dir.path().join("notes.txt");
+        fs::write(
+            &not_a_store,
+            "not a database, but long enough to look like one",
+        )
+        .unwrap();
+        let Err(error) = RedbStore::open(&not_a_store) else {
+            panic!("a text file opened as a store");
+        };
+        assert!(!error.is_retryable(), "{error}");
+    }
+
+    #[test]
+    fn works_outside_an_async_runtime() {
+        let (store, _dir) = fresh();
+        let writes = [ContactWrite {
+            row: 2,
+            contact: contact("+14155552671", "Ann", "t"),
+        }];
+        let future = store.write_contacts(
+            target("acme", "imp-a", "contacts", DuplicateMode::Skip),
+            &writes,
+        );
+        let polled = pin!(future).poll(&mut Context::from_waker(Waker::noop()));
+        assert_eq!(polled, Poll::Ready(Ok(vec![WriteOutcome::Inserted])));
+    }
+}
