@@ -327,10 +327,35 @@ fn variables_read() -> BTreeSet<String> {
                 .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
     };
     let support = read("functions/support/src/lib.rs");
-    let mut names: BTreeSet<String> = string_literals(body_of(&support, "fn from_vars"))
+    let from_vars = body_of(&support, "fn from_vars");
+    let mut names: BTreeSet<String> = string_literals(from_vars)
         .into_iter()
         .filter(is_name)
         .collect();
+    // What it hands on to a `Type::function(...)` of the support or AWS crate
+    // (such as `AwsSettings::from_lookup`) is read too.
+    let crates: Vec<(PathBuf, String)> = [
+        rust_sources("functions/support/src"),
+        rust_sources("aws/src"),
+    ]
+    .concat();
+    for call in from_vars.split("::").skip(1) {
+        let callee: String = call
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if callee.is_empty() || !call[callee.len()..].starts_with('(') {
+            continue;
+        }
+        let definition = format!("fn {callee}(");
+        for (_, src) in crates.iter().filter(|(_, src)| src.contains(&definition)) {
+            names.extend(
+                string_literals(body_of(src, &definition))
+                    .into_iter()
+                    .filter(is_name),
+            );
+        }
+    }
     for (_, src) in [
         "functions/splitter",
         "functions/importer",
@@ -769,8 +794,10 @@ fn every_queue_the_code_sends_to_exists_has_a_dead_letter_queue_and_a_consumer()
     let (_, finalizer) = template.function_for_binary(&binary_calling("handle_finalizer"));
     let env = template.environment(importer);
     let queue_of = |var: &str| -> &str {
-        let name =
-            Template::target(&env[var]).unwrap_or_else(|| panic!("{var} is !Ref of a queue"));
+        let name = env
+            .get(var)
+            .and_then(Template::target)
+            .unwrap_or_else(|| panic!("{var} is not set to !Ref of a queue on the importer"));
         assert_eq!(template.resource(name)["Type"], "AWS::SQS::Queue", "{var}");
         template.resources().get_key_value(name).unwrap().0
     };
