@@ -350,23 +350,7 @@ impl DynamoStore {
             item.insert(attr::GSI3_PK.to_owned(), s(own.gsi3_pk()));
             item.insert(attr::GSI3_SK.to_owned(), s(target_id));
             return self
-                .retry
-                .run(|| async {
-                    match self
-                        .client
-                        .put_item()
-                        .table_name(&self.table)
-                        .set_item(Some(item.clone()))
-                        .condition_expression("attribute_not_exists(#pk)")
-                        .expression_attribute_names("#pk", attr::PK)
-                        .send()
-                        .await
-                    {
-                        Ok(_) => Ok(true),
-                        Err(e) if is_condition_failure(&e) => Ok(false),
-                        Err(e) => Err(self.err("PutItem (recreate a contact)")(e)),
-                    }
-                })
+                .put_if_absent(item, "PutItem (recreate a contact)")
                 .await;
         };
         let mut stored: StoredContact = serde_json::from_str(&body)

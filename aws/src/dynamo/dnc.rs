@@ -84,31 +84,12 @@ impl DynamoStore {
 
     /// Puts one number unless it is there; true when it was new.
     async fn add_one(&self, tenant: &str, number: &str) -> PortResult<bool> {
-        self.retry
-            .run(|| async {
-                match self
-                    .client
-                    .put_item()
-                    .table_name(&self.table)
-                    .item(attr::PK, s(keys::dnc_pk(tenant, number)))
-                    .item(attr::SK, s(DNC_SK))
-                    .item(attr::PHONE, s(number))
-                    .condition_expression("attribute_not_exists(#pk)")
-                    .expression_attribute_names("#pk", attr::PK)
-                    .send()
-                    .await
-                {
-                    Ok(_) => Ok(true),
-                    Err(e)
-                        if e.as_service_error()
-                            .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-                    {
-                        Ok(false)
-                    }
-                    Err(e) => Err(self.err("PutItem (do-not-call)")(e)),
-                }
-            })
-            .await
+        let item = Item::from([
+            (attr::PK.to_owned(), s(keys::dnc_pk(tenant, number))),
+            (attr::SK.to_owned(), s(DNC_SK)),
+            (attr::PHONE.to_owned(), s(number)),
+        ]);
+        self.put_if_absent(item, "PutItem (do-not-call)").await
     }
 }
 

@@ -337,31 +337,7 @@ impl ImportStore for DynamoStore {
             let item = import_item(record)?;
             self.register_scope(&record.tenant, &record.spec.destination.scope())
                 .await?;
-            let result = self
-                .retry
-                .run(|| async {
-                    match self
-                        .client
-                        .put_item()
-                        .table_name(&self.table)
-                        .set_item(Some(item.clone()))
-                        .condition_expression("attribute_not_exists(#pk)")
-                        .expression_attribute_names("#pk", attr::PK)
-                        .send()
-                        .await
-                    {
-                        Ok(_) => Ok(true),
-                        Err(e)
-                            if e.as_service_error()
-                                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-                        {
-                            Ok(false)
-                        }
-                        Err(e) => Err(self.err("PutItem (create import)")(e)),
-                    }
-                })
-                .await?;
-            Ok(result)
+            self.put_if_absent(item, "PutItem (create import)").await
         }
         .boxed()
         .await

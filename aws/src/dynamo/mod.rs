@@ -107,6 +107,30 @@ impl DynamoStore {
     }
 
     /// Maps an SDK error of `operation` on this table.
+    /// Writes `item` unless an item with its key exists; true when it was new.
+    async fn put_if_absent(&self, item: Item, operation: &str) -> PortResult<bool> {
+        self.retry
+            .run(|| async {
+                let result = self
+                    .client
+                    .put_item()
+                    .table_name(&self.table)
+                    .set_item(Some(item.clone()))
+                    .condition_expression("attribute_not_exists(#pk)")
+                    .expression_attribute_names("#pk", attr::PK)
+                    .send()
+                    .await;
+                match result {
+                    Ok(_) => Ok(true),
+                    Err(e) if service_code(&e) == Some("ConditionalCheckFailedException") => {
+                        Ok(false)
+                    }
+                    Err(e) => Err(self.err(operation)(e)),
+                }
+            })
+            .await
+    }
+
     fn err<E>(
         &self,
         operation: &str,
