@@ -2,8 +2,8 @@
 """Plays AWS's part around the three functions when they run locally
 (`cargo lambda watch`) against a local S3/SQS/DynamoDB such as moto.
 
-  create   the bucket, the table (keys, indexes and TTL as infra/template.yaml
-           declares them) and the queues with their dead-letter queues; writes
+  create   the bucket (with its tags), the table (keys, indexes and TTL as
+           infra/template.yaml declares them) and the queues with their dead-letter queues; writes
            the functions' environment to target/local-aws.env
   upload   puts a contact file (and its spec sidecar) under uploads/<tenant>/
            and prints the S3 put event that S3 would send the splitter
@@ -103,6 +103,13 @@ def create(args):
     dynamodb = client("dynamodb")
 
     s3.create_bucket(Bucket=BUCKET)
+    # The tags of the template's bucket: `contact-import ... --aws --bucket`
+    # finds the table through one.
+    tags = template_resource("ImportBucket")["Properties"].get("Tags", [])
+    resolved = {"ImportTable": TABLE}
+    tag_set = [{"Key": t["Key"], "Value": resolved[t["Value"]["Ref"]]} for t in tags]
+    if tag_set:
+        s3.put_bucket_tagging(Bucket=BUCKET, Tagging={"TagSet": tag_set})
 
     table = template_resource("ImportTable")["Properties"]
     existing = dynamodb.list_tables()["TableNames"]

@@ -3,6 +3,8 @@
 use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_s3::config::ProvideCredentials;
+use aws_sdk_s3::error::DisplayErrorContext;
 use contact_import_core::pipeline::{Pipeline, PipelineConfig};
 
 use crate::dynamo::DynamoStore;
@@ -39,6 +41,24 @@ impl Clients {
     pub async fn load() -> Self {
         Clients::new(&aws_config::load_defaults(BehaviorVersion::latest()).await)
     }
+
+    /// Like [`Clients::load`], for a person at a terminal: a missing region
+    /// or credentials are said up front, rather than as the first request's
+    /// dispatch failure.
+    pub async fn connect() -> Result<Self, ConfigError> {
+        let config = aws_config::load_defaults(BehaviorVersion::latest()).await;
+        if config.region().is_none() {
+            return Err(ConfigError::NoRegion);
+        }
+        let provider = config
+            .credentials_provider()
+            .ok_or_else(|| ConfigError::NoCredentials("no credentials provider".to_owned()))?;
+        provider
+            .provide_credentials()
+            .await
+            .map_err(|e| ConfigError::NoCredentials(DisplayErrorContext(&e).to_string()))?;
+        Ok(Clients::new(&config))
+    }
 }
 
 /// A setting the environment lacks.
@@ -46,6 +66,13 @@ impl Clients {
 pub enum ConfigError {
     #[error("the environment variable {0} is not set (or is empty)")]
     Missing(&'static str),
+    #[error("no AWS region is configured; set AWS_REGION, or a region in your AWS profile")]
+    NoRegion,
+    #[error(
+        "no AWS credentials were found ({0}); configure them as for the AWS CLI \
+         (AWS_PROFILE, `aws configure`, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
+    )]
+    NoCredentials(String),
 }
 
 /// Where the pipeline's resources are, as the functions' environment names them.

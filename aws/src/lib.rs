@@ -21,5 +21,5 @@ mod queue;
 pub use clients::{pipeline, Adapters, AwsSettings, Clients, ConfigError};
 pub use dynamo::{create_table, item_size, DynamoStore};
 pub use error::RetryPolicy;
-pub use objects::{AwsObjects, IMPORT_SPEC_METADATA, PART_SIZE};
+pub use objects::{AwsObjects, IMPORT_SPEC_METADATA, PART_SIZE, TABLE_TAG};
 pub use queue::{AwsQueue, BATCH_BYTES, BATCH_MESSAGES};

@@ -20,6 +20,10 @@ pub const PART_SIZE: usize = 8 * 1024 * 1024;
 /// The user metadata key of the import spec (`x-amz-meta-import-spec`).
 pub const IMPORT_SPEC_METADATA: &str = "import-spec";
 
+/// The bucket tag naming the stack's table, which the template sets, so
+/// that the bucket alone leads an operator's tools to the whole stack.
+pub const TABLE_TAG: &str = "contact-import:table";
+
 /// One bucket of S3.
 #[derive(Debug, Clone)]
 pub struct AwsObjects {
@@ -38,6 +42,46 @@ impl AwsObjects {
 
     pub fn bucket(&self) -> &str {
         &self.bucket
+    }
+
+    /// The value of the bucket's tag `name`, or `Ok(None)` when it has no such tag.
+    pub async fn bucket_tag(&self, name: &str) -> PortResult<Option<String>> {
+        let what = format!("s3://{}", self.bucket);
+        match self
+            .client
+            .get_bucket_tagging()
+            .bucket(&self.bucket)
+            .send()
+            .await
+        {
+            Ok(output) => Ok(output
+                .tag_set()
+                .iter()
+                .find(|tag| tag.key() == name)
+                .map(|tag| tag.value().to_owned())),
+            Err(err) if service_code(&err) == Some("NoSuchTagSet") => Ok(None),
+            Err(err) => Err(sdk_error("GetBucketTagging", &what, err)),
+        }
+    }
+
+    /// The names an S3 event may give the object now at `key`: its version
+    /// id when the bucket keeps versions, and its ETag. The splitter derives
+    /// the import id from what the event carries, so a client that uploaded
+    /// the object finds its import under one of these.
+    pub async fn event_versions(&self, key: &str) -> PortResult<Vec<String>> {
+        let output = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| sdk_error("HeadObject", &self.what(key), e))?;
+        let version = output
+            .version_id()
+            .filter(|v| !v.is_empty() && *v != "null");
+        let etag = output.e_tag().map(|e| e.trim_matches('"'));
+        Ok(version.into_iter().chain(etag).map(str::to_owned).collect())
     }
 
     fn what(&self, key: &str) -> String {

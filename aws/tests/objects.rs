@@ -4,8 +4,8 @@ mod common;
 
 use std::io::{Cursor, Read};
 
-use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
-use contact_import_aws::{AwsObjects, Clients, PART_SIZE};
+use aws_sdk_s3::types::{BucketVersioningStatus, Tag, Tagging, VersioningConfiguration};
+use contact_import_aws::{AwsObjects, Clients, PART_SIZE, TABLE_TAG};
 use contact_import_core::ports::{ObjectStore, PortError};
 
 async fn bucket(clients: &Clients) -> AwsObjects {
@@ -97,6 +97,82 @@ async fn head_reads_the_spec_metadata_and_the_version() {
         versions.push(info.version);
     }
     assert_ne!(versions[0], versions[1], "two uploads, two versions");
+}
+
+#[tokio::test]
+async fn an_upload_is_named_by_its_version_and_its_etag_as_events_name_it() {
+    let clients = common::clients().await;
+    let objects = bucket(&clients).await;
+    let put = |body: &'static str| {
+        clients
+            .s3
+            .put_object()
+            .bucket(objects.bucket())
+            .key("uploads/t/list.csv")
+            .body(body.as_bytes().to_vec().into())
+            .send()
+    };
+    let unversioned = put("phone\n+14155552671\n").await.unwrap();
+    let etag = unversioned.e_tag().unwrap().trim_matches('"').to_owned();
+    assert_eq!(
+        objects.event_versions("uploads/t/list.csv").await.unwrap(),
+        vec![etag],
+        "without versioning, only the ETag, unquoted"
+    );
+    clients
+        .s3
+        .put_bucket_versioning()
+        .bucket(objects.bucket())
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let versioned = put("phone\n+14155552672\n").await.unwrap();
+    assert_eq!(
+        objects.event_versions("uploads/t/list.csv").await.unwrap(),
+        vec![
+            versioned.version_id().unwrap().to_owned(),
+            versioned.e_tag().unwrap().trim_matches('"').to_owned()
+        ]
+    );
+    assert!(objects.event_versions("uploads/t/none.csv").await.is_err());
+}
+
+#[tokio::test]
+async fn bucket_tags_are_read_by_name() {
+    let clients = common::clients().await;
+    let objects = bucket(&clients).await;
+    assert_eq!(
+        objects.bucket_tag(TABLE_TAG).await.unwrap(),
+        None,
+        "no tags at all"
+    );
+    let tag = |key: &str, value: &str| Tag::builder().key(key).value(value).build().unwrap();
+    clients
+        .s3
+        .put_bucket_tagging()
+        .bucket(objects.bucket())
+        .tagging(
+            Tagging::builder()
+                .tag_set(tag("team", "dialer"))
+                .tag_set(tag(TABLE_TAG, "contact-import-prod"))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        objects.bucket_tag(TABLE_TAG).await.unwrap().as_deref(),
+        Some("contact-import-prod")
+    );
+    assert_eq!(objects.bucket_tag("owner").await.unwrap(), None);
+    let missing = AwsObjects::new(clients.s3.clone(), "no-such-bucket-anywhere");
+    assert!(missing.bucket_tag(TABLE_TAG).await.is_err());
 }
 
 #[tokio::test]

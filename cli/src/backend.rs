@@ -3,15 +3,16 @@
 //! Every command but `preview` and `generate` talks to a [`Backend`]: the
 //! store and object ports of one tenant, where a user opens an object, and
 //! how an upload becomes a finished import. [`crate::local::Local`] runs the
-//! pipeline in this process over a redb file and a folder; a backend for a
-//! deployed stack would upload to its bucket and follow the import record,
-//! and every command would work with it unchanged.
+//! pipeline in this process over a redb file and a folder;
+//! [`crate::aws::Aws`] uploads to a deployed stack's bucket and follows the
+//! import record its functions keep. The commands are the same for both.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
 
 use contact_import_core::imports::ImportRecord;
 use contact_import_core::ports::{ImportStore, ObjectStore, Store};
+use contact_import_core::spec::check_identifier;
 use contact_import_core::ImportSpec;
 
 use crate::failure::{BadInput, Failure};
@@ -23,11 +24,44 @@ pub struct BackendArgs {
     /// The folder holding the local store (store.redb) and objects
     /// (objects/), created if missing [default: the per-user data folder,
     /// e.g. ~/.local/share/contact-import]
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "aws")]
     pub data: Option<PathBuf>,
-    /// The tenant whose imports, contacts and do-not-call list are used.
-    #[arg(long, value_name = "T", default_value = "local")]
-    pub tenant: String,
+    /// The tenant whose imports, contacts and do-not-call list are used
+    /// [default: local; required with --aws]
+    #[arg(long, value_name = "T", required_if_eq("aws", "true"))]
+    pub tenant: Option<String>,
+    /// Work against a deployed stack instead of this machine. Region,
+    /// credentials and endpoint come from the standard AWS configuration
+    /// (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ...).
+    #[arg(long)]
+    pub aws: bool,
+    /// With --aws: the stack's bucket (its ImportBucketName output).
+    #[arg(
+        long,
+        value_name = "B",
+        requires = "aws",
+        required_if_eq("aws", "true")
+    )]
+    pub bucket: Option<String>,
+    /// With --aws: the stack's table [default: the table named by the
+    /// bucket's `contact-import:table` tag, which the template sets]
+    #[arg(long, value_name = "TABLE", requires = "aws")]
+    pub table: Option<String>,
+}
+
+/// The tenant of local commands when none is named.
+const LOCAL_TENANT: &str = "local";
+
+impl BackendArgs {
+    /// The tenant, checked: it ends up in keys and paths, so a bad one is
+    /// refused before anything is written.
+    pub fn tenant(&self) -> Result<&str, BadInput> {
+        // With --aws, clap has made sure there is one.
+        let tenant = self.tenant.as_deref().unwrap_or(LOCAL_TENANT);
+        check_identifier("tenant", tenant)
+            .map_err(|e| BadInput::other("--tenant", "bad_tenant", e.message))?;
+        Ok(tenant)
+    }
 }
 
 pub trait Backend {

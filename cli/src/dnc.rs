@@ -21,7 +21,6 @@ use serde_json::json;
 use crate::backend::{Backend, BackendArgs};
 use crate::failure::{BadInput, Failure};
 use crate::layout::plural;
-use crate::local::check_tenant;
 
 /// Numbers written to the store at a time.
 const BATCH: usize = 1_000;
@@ -88,7 +87,7 @@ pub struct Numbers {
 /// Reads and checks every number before anything is written.
 pub fn numbers(command: &DncCommand) -> Result<Numbers, BadInput> {
     let options = command.options();
-    check_tenant(&options.backend.tenant)?;
+    options.backend.tenant()?;
     let country = Country::try_from(options.country.clone()).map_err(|message| {
         BadInput::other(
             format!("--country {}", options.country),

@@ -12,7 +12,6 @@ use contact_import_core::{ContactFile, ImportSpec, Refusal};
 
 use crate::backend::{report_location, Backend, BackendArgs};
 use crate::failure::{BadInput, Failure};
-use crate::local::check_tenant;
 use crate::preview::load_spec;
 use crate::progress::Progress;
 use crate::summary;
@@ -29,14 +28,21 @@ pub struct ImportArgs {
     /// Print one JSON object on stdout instead of the text summary.
     #[arg(long)]
     pub json: bool,
-    /// Rows per chunk: the unit of parallel work and of retries.
+    /// Rows per chunk: the unit of parallel work and of retries. (A
+    /// deployed stack uses its own CHUNK_ROWS setting.)
     #[arg(
         long,
         value_name = "N",
         default_value_t = DEFAULT_CHUNK_ROWS,
-        value_parser = clap::value_parser!(u64).range(1..)
+        value_parser = clap::value_parser!(u64).range(1..),
+        conflicts_with = "aws"
     )]
     pub chunk_rows: u64,
+    /// With --aws: how long to wait for the stack to start the import
+    /// after the upload before giving up. The upload stays; `history --aws`
+    /// finds the import once it runs.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    pub start_timeout: u64,
     #[command(flatten)]
     pub backend: BackendArgs,
 }
@@ -52,8 +58,7 @@ pub struct Checked {
 /// tenant, the spec, the file's name, and its encoding, header and columns.
 /// The file is opened, not read: only its head is, to plan the columns.
 pub fn check(args: &ImportArgs) -> Result<Checked, BadInput> {
-    let tenant = args.backend.tenant.as_str();
-    check_tenant(tenant)?;
+    let tenant = args.backend.tenant()?;
     let mut spec = load_spec(args.spec.as_deref())?;
     if let (Some(named), Some(path)) = (&spec.tenant, &args.spec) {
         if named != tenant {

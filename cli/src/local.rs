@@ -14,7 +14,6 @@ use contact_import_core::pipeline::{
     Pipeline, PipelineConfig, SplitOutcome, Upload, DEFAULT_CHUNK_ROWS,
 };
 use contact_import_core::ports::{ImportStore, ObjectStore};
-use contact_import_core::spec::check_identifier;
 use contact_import_core::ImportSpec;
 use contact_import_local::{DirObjects, RedbStore};
 
@@ -43,7 +42,7 @@ pub struct Local {
 impl Local {
     /// Opens (creating if needed) the data folder of `args` for its tenant.
     pub fn open(args: &BackendArgs) -> Result<Self, Failure> {
-        check_tenant(&args.tenant)?;
+        let tenant = args.tenant()?.to_owned();
         let data = match &args.data {
             Some(dir) => dir.clone(),
             None => dirs::data_dir()
@@ -75,7 +74,7 @@ impl Local {
         let store = RedbStore::open(data.join(STORE_FILE))?;
         let objects = DirObjects::open(data.join(OBJECTS_DIR))?;
         Ok(Local {
-            tenant: args.tenant.clone(),
+            tenant,
             data,
             store: Arc::new(store),
             objects: Arc::new(objects),
@@ -88,12 +87,6 @@ impl Local {
         self.chunk_rows = chunk_rows.max(1);
         self
     }
-}
-
-/// A tenant ends up in keys and paths: it is refused before anything is written.
-pub fn check_tenant(tenant: &str) -> Result<(), BadInput> {
-    check_identifier("tenant", tenant)
-        .map_err(|e| BadInput::other("--tenant", "bad_tenant", e.message))
 }
 
 impl Backend for Local {

@@ -1,6 +1,8 @@
-//! `contact-import`: preview contact files, import them into a local store,
-//! and look at the imports, their reports and the stored contacts.
+//! `contact-import`: preview contact files, import them into a local store
+//! or a deployed stack, and look at the imports, their reports and the
+//! stored contacts.
 
+mod aws;
 mod backend;
 mod contacts;
 mod dnc;
@@ -19,9 +21,12 @@ mod summary;
 use std::future::Future;
 use std::io::{self, Write};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+use crate::aws::Aws;
+use crate::backend::BackendArgs;
 use crate::contacts::ContactsCommand;
 use crate::dnc::DncCommand;
 use crate::failure::{Failure, JsonFailure};
@@ -38,6 +43,7 @@ use crate::status::StatusArgs;
 ///
 /// Imports run on this machine: the store and the uploaded files live in
 /// the --data folder, so imports accumulate and deduplicate across runs.
+/// With --aws, the commands work against a deployed stack instead.
 #[derive(Debug, Parser)]
 #[command(name = "contact-import", version)]
 struct Cli {
@@ -112,36 +118,61 @@ fn main() -> ExitCode {
     }
 }
 
+/// Runs `$command` with `$backend` bound to the backend `$args` names: the
+/// deployed stack with --aws, else the local data folder.
+macro_rules! on_backend {
+    ($args:expr, |$backend:ident| $command:expr) => {{
+        let args: &BackendArgs = $args;
+        if args.aws {
+            on_runtime(async {
+                let $backend = Aws::connect(args).await?;
+                $command.await
+            })
+        } else {
+            let $backend = Local::open(args)?;
+            on_runtime($command)
+        }
+    }};
+}
+
 fn run(command: &Command, out: &mut impl Write) -> Result<(), Failure> {
     match command {
         Command::Preview(args) => preview::run(args, out),
         Command::Generate(args) => generate::run(args, out),
         Command::Import(args) => {
-            // Checked before the data folder is touched: a refused file writes nothing.
+            // Checked before anything is touched: a refused file writes nothing.
             let checked = import::check(args)?;
-            let local = Local::open(&args.backend)?.with_chunk_rows(args.chunk_rows);
-            on_runtime(import::run(&local, args, checked, out))
+            if args.backend.aws {
+                on_runtime(async {
+                    let aws = Aws::connect(&args.backend)
+                        .await?
+                        .with_start_timeout(Duration::from_secs(args.start_timeout));
+                    import::run(&aws, args, checked, out).await
+                })
+            } else {
+                let local = Local::open(&args.backend)?.with_chunk_rows(args.chunk_rows);
+                on_runtime(import::run(&local, args, checked, out))
+            }
         }
         Command::Status(args) => {
-            let local = Local::open(&args.backend)?;
-            on_runtime(status::run(&local, args, out))
+            on_backend!(&args.backend, |backend| status::run(&backend, args, out))
         }
         Command::History(args) => {
-            let local = Local::open(&args.backend)?;
-            on_runtime(history::run(&local, args, out))
+            on_backend!(&args.backend, |backend| history::run(&backend, args, out))
         }
         Command::Report(args) => {
-            let local = Local::open(&args.backend)?;
-            on_runtime(report::run(&local, args, out))
+            on_backend!(&args.backend, |backend| report::run(&backend, args, out))
         }
         Command::Contacts(command) => {
-            let local = Local::open(&command.args().backend)?;
-            on_runtime(contacts::run(&local, command, out))
+            on_backend!(&command.args().backend, |backend| contacts::run(
+                &backend, command, out
+            ))
         }
         Command::Dnc(command) => {
             let numbers = dnc::numbers(command)?;
-            let local = Local::open(&command.options().backend)?;
-            on_runtime(dnc::run(&local, command, numbers, out))
+            on_backend!(&command.options().backend, |backend| dnc::run(
+                &backend, command, numbers, out
+            ))
         }
     }
 }
@@ -154,7 +185,7 @@ fn on_runtime(command: impl Future<Output = Result<(), Failure>>) -> Result<(), 
     runtime.block_on(command)
 }
 
-/// Every local command takes the same data options.
+/// Every command but `preview` and `generate` takes the same backend options.
 #[cfg(test)]
 fn backend_args(command: &Command) -> Option<&backend::BackendArgs> {
     match command {
@@ -173,6 +204,18 @@ mod tests {
     use super::*;
     use clap::CommandFactory;
 
+    const EVERY_BACKEND_COMMAND: [&[&str]; 9] = [
+        &["import", "a.csv"],
+        &["status"],
+        &["history"],
+        &["report", "imp-1"],
+        &["contacts", "list"],
+        &["contacts", "export"],
+        &["dnc", "add", "+14155552671"],
+        &["dnc", "import", "dnc.csv"],
+        &["import", "a.csv", "--json"],
+    ];
+
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
@@ -180,18 +223,7 @@ mod tests {
 
     #[test]
     fn every_local_command_takes_data_and_tenant() {
-        let lines: [&[&str]; 9] = [
-            &["import", "a.csv"],
-            &["status"],
-            &["history"],
-            &["report", "imp-1"],
-            &["contacts", "list"],
-            &["contacts", "export"],
-            &["dnc", "add", "+14155552671"],
-            &["dnc", "import", "dnc.csv"],
-            &["import", "a.csv", "--json"],
-        ];
-        for line in lines {
+        for line in EVERY_BACKEND_COMMAND {
             let args = ["contact-import"]
                 .iter()
                 .chain(line)
@@ -199,7 +231,53 @@ mod tests {
             let cli = Cli::try_parse_from(args).unwrap();
             let backend = backend_args(&cli.command).expect("a local command");
             assert_eq!(backend.data.as_deref(), Some(std::path::Path::new("d")));
-            assert_eq!(backend.tenant, "acme", "{line:?}");
+            assert_eq!(backend.tenant.as_deref(), Some("acme"), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn every_local_command_takes_aws_with_a_bucket_and_a_tenant() {
+        for line in EVERY_BACKEND_COMMAND {
+            let args = ["contact-import"].iter().chain(line).chain(&[
+                "--aws",
+                "--bucket",
+                "imports-1",
+                "--tenant",
+                "acme",
+            ]);
+            let cli = Cli::try_parse_from(args).unwrap();
+            let backend = backend_args(&cli.command).expect("a backend command");
+            assert!(backend.aws, "{line:?}");
+            assert_eq!(backend.bucket.as_deref(), Some("imports-1"));
+            assert_eq!(backend.table, None);
+        }
+    }
+
+    #[test]
+    fn aws_needs_a_bucket_and_a_tenant_and_refuses_local_options() {
+        let refused: [&[&str]; 6] = [
+            &["status", "--aws", "--tenant", "acme"],
+            &["status", "--aws", "--bucket", "b"],
+            &[
+                "status", "--aws", "--bucket", "b", "--tenant", "acme", "--data", "d",
+            ],
+            &[
+                "import",
+                "a.csv",
+                "--aws",
+                "--bucket",
+                "b",
+                "--tenant",
+                "t",
+                "--chunk-rows",
+                "5",
+            ],
+            &["status", "--bucket", "b"],
+            &["status", "--table", "t"],
+        ];
+        for line in refused {
+            let args = ["contact-import"].iter().chain(line);
+            assert!(Cli::try_parse_from(args).is_err(), "{line:?}");
         }
     }
 }

@@ -74,6 +74,11 @@ impl Progress {
         Arc::new(move |rows| bar.inc(rows))
     }
 
+    /// Rows done, as an import record counts them.
+    pub fn position(&self, rows: u64) {
+        self.bar.set_position(rows);
+    }
+
     /// Removes the bar before the summary is printed.
     pub fn finish(&self) {
         self.bar.finish_and_clear();

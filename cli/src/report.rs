@@ -1,7 +1,7 @@
 //! `contact-import report`: an import's error report, printed or saved.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::PathBuf;
 
 use contact_import_core::imports::{ImportRecord, ImportStatus};
@@ -66,12 +66,12 @@ pub async fn run<B: Backend>(
             )
         })?;
         let mut file = BufWriter::new(file);
-        let mut report = backend.objects().reader(key).await?;
-        io::copy(&mut report, &mut file)?;
+        let report = backend.objects().reader(key).await?;
+        copy(report, &mut file)?;
         file.flush()?;
     } else if !args.json {
-        let mut report = backend.objects().reader(key).await?;
-        io::copy(&mut report, out)?;
+        let report = backend.objects().reader(key).await?;
+        copy(report, out)?;
     }
     if args.json {
         let object = json!({
@@ -91,6 +91,12 @@ pub async fn run<B: Backend>(
         )?;
     }
     Ok(())
+}
+
+/// Copies a report as it downloads. A stored object's reader may block on
+/// the runtime (S3's does), which only a thread allowed to block can do.
+fn copy(mut report: Box<dyn Read + Send>, out: &mut impl Write) -> io::Result<u64> {
+    tokio::task::block_in_place(|| io::copy(&mut report, out))
 }
 
 /// Why an import has no error report.

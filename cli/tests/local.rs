@@ -2,13 +2,14 @@
 //! `history`, `report`, `contacts`, `dnc` and `generate`, each test in its
 //! own folder with its own `--data`.
 
-use std::collections::BTreeSet;
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use assert_cmd::cargo::cargo_bin_cmd;
 use serde_json::{json, Value};
-use tempfile::TempDir;
+
+use common::{keys, line, phones, words, Dir, SUMMARY_FIELDS};
 
 /// Five rows: three import, one has an invalid phone, one repeats Ann.
 const SMALL: &str = "\
@@ -29,176 +30,6 @@ Phone Number,Name
 +12125550101,Dee
 +12125550102,Eli
 ";
-
-/// The fields of `import --json` and `status --json`, exactly.
-const SUMMARY_FIELDS: [&str; 12] = [
-    "import_id",
-    "status",
-    "processed",
-    "inserted",
-    "updated",
-    "skipped",
-    "failed",
-    "reasons",
-    "report",
-    "encoding",
-    "delimiter",
-    "duration_ms",
-];
-
-struct Dir(TempDir);
-
-impl Dir {
-    fn new() -> Self {
-        Dir(TempDir::new().expect("a temporary directory"))
-    }
-
-    fn path(&self) -> &Path {
-        self.0.path()
-    }
-
-    fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
-        let path = self.path().join(name);
-        fs::write(&path, bytes).expect("a test file");
-        path
-    }
-
-    fn data(&self) -> PathBuf {
-        self.path().join("data")
-    }
-
-    /// Runs the binary in this folder with `args` and `--data data`.
-    fn run(&self, args: &[&str]) -> Run {
-        let mut all: Vec<&str> = args.to_vec();
-        all.extend(["--data", "data"]);
-        self.run_exactly(&all)
-    }
-
-    /// Runs the binary in this folder with exactly `args`.
-    fn run_exactly(&self, args: &[&str]) -> Run {
-        let output = cargo_bin_cmd!("contact-import")
-            .current_dir(self.path())
-            .args(args)
-            .output()
-            .expect("the binary runs");
-        Run {
-            args: args.join(" "),
-            code: output.status.code(),
-            stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
-            stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
-        }
-    }
-
-    /// `args` succeed with nothing on stderr; their stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        self.run(args).ok()
-    }
-
-    /// `args --json` succeed; their one JSON object.
-    fn json(&self, args: &[&str]) -> Value {
-        let mut all = args.to_vec();
-        all.push("--json");
-        let out = self.ok(&all);
-        assert_eq!(out.lines().count(), 1, "one JSON line: {out}");
-        serde_json::from_str(&out).expect("stdout is JSON")
-    }
-
-    /// Imports `name` as a file holding `text`; the summary.
-    fn import(&self, name: &str, text: &str) -> Value {
-        self.write(name, text);
-        self.json(&["import", name])
-    }
-
-    /// Every stored contact of the default tenant, by `contacts export --json`.
-    fn contacts(&self, filters: &[&str]) -> Vec<Value> {
-        let mut args = vec!["contacts", "export", "--json"];
-        args.extend(filters);
-        self.ok(&args)
-            .lines()
-            .map(|line| serde_json::from_str(line).expect("a JSON line"))
-            .collect()
-    }
-
-    /// The imports in the store, newest first.
-    fn import_ids(&self) -> Vec<String> {
-        self.json(&["history"])["imports"]
-            .as_array()
-            .expect("an array of imports")
-            .iter()
-            .map(|i| i["import_id"].as_str().unwrap().to_owned())
-            .collect()
-    }
-}
-
-struct Run {
-    args: String,
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn ok(self) -> String {
-        assert_eq!(
-            (self.code, self.stderr.as_str()),
-            (Some(0), ""),
-            "{}\nstdout: {}",
-            self.args,
-            self.stdout
-        );
-        self.stdout
-    }
-
-    /// A bad input: status 2 and one `error:` line on stderr.
-    fn refused(&self) -> &str {
-        assert_eq!(
-            self.code,
-            Some(2),
-            "{}\nstdout: {}\nstderr: {}",
-            self.args,
-            self.stdout,
-            self.stderr
-        );
-        assert_eq!(
-            self.stderr.lines().count(),
-            1,
-            "{}: one line on stderr: {:?}",
-            self.args,
-            self.stderr
-        );
-        assert!(self.stderr.starts_with("error: "), "{:?}", self.stderr);
-        assert!(!self.stderr.contains("panicked") && !self.stderr.contains("backtrace"));
-        self.stderr.trim_end()
-    }
-}
-
-/// The line of the text output that starts, once trimmed, with `start`.
-fn line<'a>(stdout: &'a str, start: &str) -> &'a str {
-    stdout
-        .lines()
-        .find(|l| l.trim_start().starts_with(start))
-        .unwrap_or_else(|| panic!("no line starting with {start:?} in:\n{stdout}"))
-}
-
-fn words(line: &str) -> Vec<&str> {
-    line.split_whitespace().collect()
-}
-
-fn phones(contacts: &[Value]) -> BTreeSet<String> {
-    contacts
-        .iter()
-        .map(|c| c["contact"]["phone"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-fn keys(object: &Value) -> BTreeSet<&str> {
-    object
-        .as_object()
-        .expect("an object")
-        .keys()
-        .map(String::as_str)
-        .collect()
-}
 
 #[test]
 fn import_prints_the_summary_and_stores_the_contacts() {

@@ -1,12 +1,14 @@
 //! `contact-import preview` run as a user runs it, on files written here.
 
+mod common;
+
 use std::fs;
-use std::path::{Path, PathBuf};
 
 use assert_cmd::cargo::cargo_bin_cmd;
 use predicates::prelude::*;
 use serde_json::Value;
-use tempfile::TempDir;
+
+use common::{line, words, Dir};
 
 const CLEAN: &str = "\
 Phone Number,First Name,Last Name,Email,Lead Source,Plan
@@ -30,91 +32,11 @@ phone,name,email,consent
 +14155552674,Dan,dan@example.com,yes
 ";
 
-struct Dir(TempDir);
-
-impl Dir {
-    fn new() -> Self {
-        Dir(TempDir::new().expect("a temporary directory"))
-    }
-
-    fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
-        let path = self.0.path().join(name);
-        fs::write(&path, bytes).expect("a test file");
-        path
-    }
-
-    fn path(&self) -> &Path {
-        self.0.path()
-    }
-
-    fn entries(&self) -> Vec<String> {
-        let mut names: Vec<String> = fs::read_dir(self.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
-    }
-}
-
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs the binary in `dir` with `args`.
-fn run(dir: &Dir, args: &[&str]) -> Run {
-    let output = cargo_bin_cmd!("contact-import")
-        .current_dir(dir.path())
-        .args(args)
-        .output()
-        .expect("the binary runs");
-    Run {
-        code: output.status.code(),
-        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
-        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
-    }
-}
-
-/// A bad input: status 2, one `error:` line on stderr, returned for checks.
-fn refused(run: &Run) -> &str {
-    assert_eq!(
-        run.code,
-        Some(2),
-        "stdout: {}\nstderr: {}",
-        run.stdout,
-        run.stderr
-    );
-    assert_eq!(
-        run.stderr.lines().count(),
-        1,
-        "one line on stderr: {:?}",
-        run.stderr
-    );
-    assert!(run.stderr.starts_with("error: "), "{:?}", run.stderr);
-    assert!(!run.stderr.contains("panicked") && !run.stderr.contains("backtrace"));
-    run.stderr.trim_end()
-}
-
-/// The line of the text output that starts, once trimmed, with `start`.
-fn line<'a>(stdout: &'a str, start: &str) -> &'a str {
-    stdout
-        .lines()
-        .find(|l| l.trim_start().starts_with(start))
-        .unwrap_or_else(|| panic!("no line starting with {start:?} in:\n{stdout}"))
-}
-
-/// The whitespace-separated words of a line.
-fn words(line: &str) -> Vec<&str> {
-    line.split_whitespace().collect()
-}
-
 #[test]
 fn clean_file_shows_mapping_counts_sample_and_custom_fields() {
     let dir = Dir::new();
     dir.write("contacts.csv", CLEAN);
-    let run = run(&dir, &["preview", "contacts.csv"]);
+    let run = dir.run_exactly(&["preview", "contacts.csv"]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert_eq!(run.stderr, "");
     let out = &run.stdout;
@@ -219,7 +141,7 @@ fn clean_file_shows_mapping_counts_sample_and_custom_fields() {
 fn bad_rows_are_counted_per_code() {
     let dir = Dir::new();
     dir.write("bad.csv", BAD);
-    let run = run(&dir, &["preview", "bad.csv"]);
+    let run = dir.run_exactly(&["preview", "bad.csv"]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert_eq!(run.stderr, "", "no phone number or anything else on stderr");
     let out = &run.stdout;
@@ -298,10 +220,7 @@ fn json_output_is_one_object_with_every_key() {
         "spec.json",
         r#"{"mapping": {"email": "custom:contact_email"}}"#,
     );
-    let run = run(
-        &dir,
-        &["preview", "leads.csv", "--spec", "spec.json", "--json"],
-    );
+    let run = dir.run_exactly(&["preview", "leads.csv", "--spec", "spec.json", "--json"]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert_eq!(run.stderr, "");
     assert_eq!(
@@ -391,7 +310,7 @@ fn spec_mapping_ignored_columns_and_warnings_are_explained() {
         "spec.json",
         r#"{"mapping": {"Work": "phone"}, "unmapped": "ignore"}"#,
     );
-    let run = run(&dir, &["preview", "people.csv", "--spec", "spec.json"]);
+    let run = dir.run_exactly(&["preview", "people.csv", "--spec", "spec.json"]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let out = &run.stdout;
     assert_eq!(words(line(out, "Work")), ["Work", "→", "phone", "spec"]);
@@ -424,7 +343,7 @@ fn encoding_and_delimiter_are_detected() {
     // "José" in Windows-1252, as Excel saves a CSV on Windows.
     dir.write("excel.csv", b"phone,name\n4155552671,Jos\xe9 Lee\n");
     dir.write("semi.csv", "phone;name;city\n4155552671;Ann;Lyon\n");
-    let excel = run(&dir, &["preview", "excel.csv"]);
+    let excel = dir.run_exactly(&["preview", "excel.csv"]);
     assert_eq!(excel.code, Some(0), "{}", excel.stderr);
     assert_eq!(
         words(line(&excel.stdout, "encoding")),
@@ -434,7 +353,7 @@ fn encoding_and_delimiter_are_detected() {
         words(line(&excel.stdout, "row 2 ")),
         ["row", "2", "+14155552671", "José", "Lee"]
     );
-    let semi = run(&dir, &["preview", "semi.csv"]);
+    let semi = dir.run_exactly(&["preview", "semi.csv"]);
     assert_eq!(semi.code, Some(0), "{}", semi.stderr);
     assert_eq!(
         words(line(&semi.stdout, "delimiter")),
@@ -455,7 +374,7 @@ fn preview_writes_nothing() {
         &["preview", "bad.csv"][..],
         &["preview", "bad.csv", "--json"],
     ] {
-        assert_eq!(run(&dir, args).code, Some(0));
+        assert_eq!(dir.run_exactly(args).code, Some(0));
     }
     assert_eq!(dir.entries(), before);
 }
@@ -468,27 +387,24 @@ fn bad_spec_names_the_key() {
     dir.write("typo.json", r#"{"mappings": {}}"#);
     dir.write("column.json", r#"{"mapping": {"Cell": "phone"}}"#);
 
-    let country = run(&dir, &["preview", "contacts.csv", "--spec", "country.json"]);
-    let message = refused(&country);
+    let country = dir.run_exactly(&["preview", "contacts.csv", "--spec", "country.json"]);
+    let message = country.refused();
     assert!(
         message.starts_with("error: country.json: import spec: default_country: `XX`"),
         "{message}"
     );
     assert_eq!(country.stdout, "", "nothing on stdout");
 
-    let typo = run(&dir, &["preview", "contacts.csv", "--spec", "typo.json"]);
-    let message = refused(&typo);
+    let typo = dir.run_exactly(&["preview", "contacts.csv", "--spec", "typo.json"]);
+    let message = typo.refused();
     assert!(
         message.contains("typo.json: import spec: mappings: unknown field `mappings`"),
         "{message}"
     );
 
     // The spec reads fine but names a column the file does not have.
-    let column = run(
-        &dir,
-        &["preview", "contacts.csv", "--spec", "column.json", "--json"],
-    );
-    let message = refused(&column);
+    let column = dir.run_exactly(&["preview", "contacts.csv", "--spec", "column.json", "--json"]);
+    let message = column.refused();
     assert!(
         message.contains("mapping.Cell names the column `Cell`"),
         "{message}"
@@ -497,9 +413,9 @@ fn bad_spec_names_the_key() {
     assert_eq!(value["status"], "FAILED");
     assert_eq!(value["code"], "unknown_column");
 
-    let missing = run(&dir, &["preview", "contacts.csv", "--spec", "nope.json"]);
+    let missing = dir.run_exactly(&["preview", "contacts.csv", "--spec", "nope.json"]);
     assert_eq!(
-        refused(&missing),
+        missing.refused(),
         "error: nope.json: the file could not be read: no such file; check the path"
     );
 }
@@ -507,23 +423,25 @@ fn bad_spec_names_the_key() {
 #[test]
 fn missing_file_is_one_line_and_exit_2() {
     let dir = Dir::new();
-    let text = run(&dir, &["preview", "nowhere.csv"]);
+    let text = dir.run_exactly(&["preview", "nowhere.csv"]);
     assert_eq!(
-        refused(&text),
+        text.refused(),
         "error: nowhere.csv: the file could not be read: no such file; check the path"
     );
     assert_eq!(text.stdout, "");
 
-    let json = run(&dir, &["preview", "nowhere.csv", "--json"]);
-    refused(&json);
+    let json = dir.run_exactly(&["preview", "nowhere.csv", "--json"]);
+    json.refused();
     let value: Value = serde_json::from_str(&json.stdout).expect("one JSON object");
     assert_eq!(value["status"], "FAILED");
     assert_eq!(value["code"], "unreadable");
     assert!(value["error"].as_str().unwrap().contains("nowhere.csv"));
 
     fs::create_dir(dir.path().join("folder.csv")).unwrap();
-    let folder = run(&dir, &["preview", "folder.csv"]);
-    assert!(refused(&folder).contains("folder.csv: the file could not be read: it is a directory"));
+    let folder = dir.run_exactly(&["preview", "folder.csv"]);
+    assert!(folder
+        .refused()
+        .contains("folder.csv: the file could not be read: it is a directory"));
 }
 
 #[test]
@@ -532,15 +450,15 @@ fn empty_file_is_refused() {
     dir.write("empty.csv", "");
     dir.write("blank.csv", "\n  \r\n");
     for name in ["empty.csv", "blank.csv"] {
-        let run = run(&dir, &["preview", name]);
+        let run = dir.run_exactly(&["preview", name]);
         assert_eq!(
-            refused(&run),
+            run.refused(),
             format!("error: {name}: the file is empty; upload a CSV whose first row is a header such as phone,first_name,last_name")
         );
         assert_eq!(run.stdout, "");
     }
-    let json = run(&dir, &["preview", "--json", "empty.csv"]);
-    refused(&json);
+    let json = dir.run_exactly(&["preview", "--json", "empty.csv"]);
+    json.refused();
     let value: Value = serde_json::from_str(&json.stdout).expect("one JSON object");
     assert_eq!(value["code"], "empty_file");
 }
@@ -549,13 +467,13 @@ fn empty_file_is_refused() {
 fn header_only_file_is_refused() {
     let dir = Dir::new();
     dir.write("header.csv", "phone,first_name\n");
-    let text = run(&dir, &["preview", "header.csv"]);
+    let text = dir.run_exactly(&["preview", "header.csv"]);
     assert_eq!(
-        refused(&text),
+        text.refused(),
         "error: header.csv: the file has a header row but no data rows; add at least one contact below the header"
     );
-    let json = run(&dir, &["preview", "header.csv", "--json"]);
-    refused(&json);
+    let json = dir.run_exactly(&["preview", "header.csv", "--json"]);
+    json.refused();
     assert_eq!(json.stdout.lines().count(), 1);
     let value: Value = serde_json::from_str(&json.stdout).expect("one JSON object");
     assert_eq!(
@@ -575,8 +493,8 @@ fn file_without_phone_column_lists_headers_but_no_numbers() {
         "names.csv",
         "Name,Digits,City\nAnn,+14155552671,Paris\nBob,+14155552672,Rome\n",
     );
-    let run = run(&dir, &["preview", "names.csv"]);
-    let message = refused(&run);
+    let run = dir.run_exactly(&["preview", "names.csv"]);
+    let message = run.refused();
     assert!(
         message.starts_with("error: names.csv: no column holds phone numbers"),
         "{message}"
@@ -606,7 +524,7 @@ fn usage_errors_exit_2_without_running() {
         .code(2)
         .stdout("")
         .stderr(predicate::str::contains("<FILE>"));
-    let help = run(&dir, &["--help"]);
+    let help = dir.run_exactly(&["--help"]);
     assert_eq!(help.code, Some(0));
     let commands: Vec<&str> = help
         .stdout

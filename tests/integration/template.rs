@@ -525,6 +525,8 @@ fn adapter_actions() -> BTreeSet<String> {
                 ("dynamodb", "transact_write_items") => continue,
                 // Setting up a table is for tests and the command line, never for a function.
                 ("dynamodb", "create_table" | "describe_table" | "update_time_to_live") => continue,
+                // Finding the table from the bucket is for the command line.
+                ("s3", "get_bucket_tagging") => continue,
                 ("s3", "head_object" | "get_object") => "s3:GetObject".to_owned(),
                 (
                     "s3",
@@ -953,6 +955,38 @@ fn the_splitter_hears_of_every_accepted_upload() {
             "{name} is not told about {accepted} uploads"
         );
     }
+}
+
+#[test]
+fn the_bucket_names_its_table_for_the_command_line() {
+    let template = Template::load();
+    let objects = read("aws/src/objects.rs");
+    let tag = str_consts(&objects)
+        .into_iter()
+        .find(|(name, _)| name == "TABLE_TAG")
+        .expect("aws/src/objects.rs declares TABLE_TAG")
+        .1;
+    let (bucket, properties) = template
+        .of_type("AWS::S3::Bucket")
+        .next()
+        .expect("a bucket");
+    let table = template
+        .of_type("AWS::DynamoDB::Table")
+        .next()
+        .expect("a table")
+        .0;
+    let tags = as_list(&properties["Properties"]["Tags"]);
+    let value = tags
+        .iter()
+        .find(|t| t["Key"] == tag.as_str())
+        .unwrap_or_else(|| {
+            panic!("{bucket} has no {tag} tag: `--aws --bucket` cannot find the table")
+        });
+    assert_eq!(
+        value["Value"],
+        json!({ "Ref": table }),
+        "{bucket}'s {tag} tag"
+    );
 }
 
 #[test]
