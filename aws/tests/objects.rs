@@ -20,6 +20,21 @@ async fn bucket(clients: &Clients) -> AwsObjects {
     AwsObjects::new(clients.s3.clone(), name)
 }
 
+async fn keep_versions(clients: &Clients, objects: &AwsObjects) {
+    clients
+        .s3
+        .put_bucket_versioning()
+        .bucket(objects.bucket())
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
 /// Bytes that show where they came from: byte i is i mod 251.
 fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i % 251) as u8).collect()
@@ -66,18 +81,7 @@ async fn small_objects_round_trip_and_absent_ones_are_none() {
 async fn head_reads_the_spec_metadata_and_the_version() {
     let clients = common::clients().await;
     let objects = bucket(&clients).await;
-    clients
-        .s3
-        .put_bucket_versioning()
-        .bucket(objects.bucket())
-        .versioning_configuration(
-            VersioningConfiguration::builder()
-                .status(BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    keep_versions(&clients, &objects).await;
     let spec = r#"{"destination":{"type":"campaign","id":"c1"}}"#;
     let mut versions = Vec::new();
     for body in ["phone\n+14155552671\n", "phone\n+14155552672\n"] {
@@ -119,18 +123,7 @@ async fn an_upload_is_named_by_its_version_and_its_etag_as_events_name_it() {
         vec![etag],
         "without versioning, only the ETag, unquoted"
     );
-    clients
-        .s3
-        .put_bucket_versioning()
-        .bucket(objects.bucket())
-        .versioning_configuration(
-            VersioningConfiguration::builder()
-                .status(BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    keep_versions(&clients, &objects).await;
     let versioned = put("phone\n+14155552672\n").await.unwrap();
     assert_eq!(
         objects.event_versions("uploads/t/list.csv").await.unwrap(),

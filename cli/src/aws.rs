@@ -176,6 +176,10 @@ impl Backend for Aws {
         )
         .await
     }
+
+    fn resumes_imports(&self) -> bool {
+        false
+    }
 }
 
 /// Follows an import that a deployed stack runs, from the first of
@@ -311,8 +315,21 @@ mod tests {
         )
     }
 
-    fn candidates() -> Vec<String> {
-        vec!["imp-version".to_owned(), "imp-etag".to_owned()]
+    /// Follows the test upload, whose import may be `imp-version` or `imp-etag`.
+    async fn follow_upload(
+        store: &MemoryStore,
+        patience: Patience,
+    ) -> Result<ImportRecord, Failure> {
+        let candidates = ["imp-version".to_owned(), "imp-etag".to_owned()];
+        follow(
+            store,
+            TENANT,
+            &candidates,
+            UPLOAD,
+            patience,
+            &Progress::hidden(),
+        )
+        .await
     }
 
     /// The stack's part: the record appears after a while, two chunks are
@@ -355,16 +372,7 @@ mod tests {
     async fn follows_the_import_under_whichever_id_the_event_gave_it() {
         let store = Arc::new(MemoryStore::default());
         let stack = tokio::spawn(run_the_stack(Arc::clone(&store), "imp-etag"));
-        let record = follow(
-            &*store,
-            TENANT,
-            &candidates(),
-            UPLOAD,
-            patience(),
-            &Progress::hidden(),
-        )
-        .await
-        .unwrap();
+        let record = follow_upload(&store, patience()).await.unwrap();
         stack.await.unwrap();
         assert_eq!(record.import_id, "imp-etag");
         assert_eq!(record.status, ImportStatus::Completed);
@@ -375,16 +383,7 @@ mod tests {
     async fn an_upload_the_stack_never_starts_is_given_up_after_the_start_timeout() {
         let store = MemoryStore::default();
         let started = Instant::now();
-        let failure = follow(
-            &store,
-            TENANT,
-            &candidates(),
-            UPLOAD,
-            patience(),
-            &Progress::hidden(),
-        )
-        .await
-        .unwrap_err();
+        let failure = follow_upload(&store, patience()).await.unwrap_err();
         assert!(started.elapsed() >= Duration::from_secs(30));
         assert!(started.elapsed() < Duration::from_secs(32));
         let Failure::Internal(error) = failure else {
@@ -404,16 +403,7 @@ mod tests {
             stall: Duration::from_secs(120),
             ..patience()
         };
-        let failure = follow(
-            &store,
-            TENANT,
-            &candidates(),
-            UPLOAD,
-            patience,
-            &Progress::hidden(),
-        )
-        .await
-        .unwrap_err();
+        let failure = follow_upload(&store, patience).await.unwrap_err();
         assert!(started.elapsed() >= Duration::from_secs(120));
         assert!(started.elapsed() < Duration::from_secs(122));
         let message = format!("{failure:?}");
@@ -433,16 +423,7 @@ mod tests {
             stall: Duration::from_secs(150),
             ..patience()
         };
-        let record = follow(
-            &*store,
-            TENANT,
-            &candidates(),
-            UPLOAD,
-            patience,
-            &Progress::hidden(),
-        )
-        .await
-        .unwrap();
+        let record = follow_upload(&store, patience).await.unwrap();
         stack.await.unwrap();
         assert_eq!(record.status, ImportStatus::Completed);
     }

@@ -90,6 +90,12 @@ pub trait Backend {
         spec: &ImportSpec,
         progress: &Progress,
     ) -> impl Future<Output = Result<ImportRecord, Failure>>;
+
+    /// Whether imports run in this process. Then an unfinished import in
+    /// the store has stopped with the process that ran it (no other
+    /// process can hold the store meanwhile), and `contact-import resume`
+    /// finishes it. A deployed stack's queues keep its messages instead.
+    fn resumes_imports(&self) -> bool;
 }
 
 /// The import `import_id`; an unknown id is the user's to fix.
@@ -124,6 +130,18 @@ pub async fn latest_import<B: Backend>(backend: &B) -> Result<ImportRecord, Fail
             "there is no import yet; run `contact-import import FILE` first",
         )
         .into()
+    })
+}
+
+/// Why an unfinished import is not going on, and what finishes it; `None`
+/// when it is running.
+pub fn stopped_note<B: Backend>(backend: &B, record: &ImportRecord) -> Option<String> {
+    (backend.resumes_imports() && !record.status.is_final()).then(|| {
+        format!(
+            "Import {id} stopped before it finished: the command that ran it ended. \
+             `contact-import resume {id}` finishes it",
+            id = record.import_id
+        )
     })
 }
 

@@ -16,6 +16,8 @@ use crate::layout::one_line;
 const BAD_INPUT: u8 = 2;
 /// Exit status for everything else.
 const INTERNAL: u8 = 1;
+/// Exit status after Ctrl-C, as shells report a command that SIGINT ended.
+const INTERRUPTED: u8 = 130;
 
 /// Input the user can fix: a missing or unreadable file, a bad spec, a
 /// refused file, an unknown import id, an invalid number or option.
@@ -105,6 +107,8 @@ pub enum Failure {
     Reported(BadInput),
     /// Not the user's input: stdout closed, a write failed, the store is busy.
     Internal(anyhow::Error),
+    /// Ctrl-C: what was left behind, and what to run next.
+    Interrupted(String),
 }
 
 impl From<BadInput> for Failure {
@@ -180,6 +184,10 @@ impl Failure {
             Failure::Internal(error) => {
                 let _ = writeln!(io::stderr(), "error: {}", one_line(&format!("{error:#}")));
                 ExitCode::from(INTERNAL)
+            }
+            Failure::Interrupted(message) => {
+                let _ = writeln!(io::stderr(), "{message}");
+                ExitCode::from(INTERRUPTED)
             }
         }
     }

@@ -124,9 +124,10 @@ pub async fn run<B: Backend>(
     out: &mut impl Write,
 ) -> Result<(), Failure> {
     let progress = Progress::on_stderr();
-    let record = backend
-        .import(&args.file, &checked.key, &checked.spec, &progress)
-        .await;
+    let record = tokio::select! {
+        record = backend.import(&args.file, &checked.key, &checked.spec, &progress) => record,
+        _ = tokio::signal::ctrl_c() => Err(Failure::Interrupted(interrupted(backend))),
+    };
     progress.finish();
     let record = record?;
     let report = report_location(backend, &record)?;
@@ -149,6 +150,17 @@ pub async fn run<B: Backend>(
         )));
     }
     Ok(())
+}
+
+/// What Ctrl-C left behind, and what to run next.
+fn interrupted<B: Backend>(backend: &B) -> String {
+    if backend.resumes_imports() {
+        "interrupted: the import stopped part way; `contact-import resume` finishes it".to_owned()
+    } else {
+        "interrupted: stopped following the import, which goes on in the stack; \
+         `contact-import status --aws` shows it"
+            .to_owned()
+    }
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! and a folder of objects under the `--data` folder.
 
 use std::fs::{self, File};
+use std::future::Future;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use contact_import_core::imports::{import_id_for, keys, ImportRecord, ImportStat
 use contact_import_core::memory::MemoryQueue;
 use contact_import_core::pipeline::runner::{Delivery, LocalRunner};
 use contact_import_core::pipeline::{
-    Pipeline, PipelineConfig, SplitOutcome, Upload, DEFAULT_CHUNK_ROWS,
+    Pipeline, PipelineConfig, PipelineError, SplitOutcome, Upload, DEFAULT_CHUNK_ROWS,
 };
 use contact_import_core::ports::{ImportStore, ObjectStore};
 use contact_import_core::ImportSpec;
@@ -133,7 +134,69 @@ impl Backend for Local {
         .await
         .map_err(|e| Failure::Internal(e.into()))??;
         let import_id = import_id_for(BUCKET, key, &info.version);
+        progress.stage("scanning");
+        let upload = Upload {
+            key: key.to_owned(),
+            version: Some(info.version),
+        };
+        let outcome = self
+            .watched(&import_id, progress, |runner| async move {
+                runner.run(upload).await
+            })
+            .await;
+        let import_id = match outcome? {
+            SplitOutcome::Ignored(reason) => {
+                return Err(Failure::Internal(anyhow::anyhow!(
+                    "the pipeline ignored the upload {key}: {reason}"
+                )))
+            }
+            SplitOutcome::AlreadyHandled { import_id, .. }
+            | SplitOutcome::Failed { import_id, .. }
+            | SplitOutcome::Split { import_id, .. } => import_id,
+        };
+        self.final_record(&import_id).await
+    }
 
+    fn resumes_imports(&self) -> bool {
+        true
+    }
+}
+
+impl Local {
+    /// Finishes an unfinished import whose process stopped: the chunks it
+    /// had not committed run, then the finalizer, as if it had not stopped.
+    pub async fn resume(
+        &self,
+        record: &ImportRecord,
+        progress: &Progress,
+    ) -> Result<ImportRecord, Failure> {
+        let import_id = &record.import_id;
+        if record.chunks_total > 0 {
+            progress.total(record.rows);
+            progress.position(record.tally.processed);
+        }
+        progress.stage("resuming");
+        let tenant = self.tenant.clone();
+        let id = import_id.clone();
+        self.watched(import_id, progress, |runner| async move {
+            runner.resume(&tenant, &id).await
+        })
+        .await?;
+        self.final_record(import_id).await
+    }
+
+    /// Runs `work` on a runner of this store's pipeline, with the bar fed
+    /// by the chunks as they finish and by the import record.
+    async fn watched<T, F, Fut>(
+        &self,
+        import_id: &str,
+        progress: &Progress,
+        work: F,
+    ) -> Result<T, PipelineError>
+    where
+        F: FnOnce(LocalRunner<RedbStore, DirObjects>) -> Fut,
+        Fut: Future<Output = Result<T, PipelineError>>,
+    {
         let queue = Arc::new(MemoryQueue::default());
         let pipeline = Pipeline::new(
             Arc::clone(&self.store),
@@ -150,32 +213,20 @@ impl Backend for Local {
             tokio::spawn(watch(
                 Arc::clone(&self.store),
                 self.tenant.clone(),
-                import_id.clone(),
+                import_id.to_owned(),
                 progress.clone(),
             ))
         });
-        progress.stage("scanning");
-        let outcome = runner
-            .run(Upload {
-                key: key.to_owned(),
-                version: Some(info.version),
-            })
-            .await;
+        let outcome = work(runner).await;
         if let Some(watcher) = watcher {
             watcher.abort();
         }
-        let import_id = match outcome? {
-            SplitOutcome::Ignored(reason) => {
-                return Err(Failure::Internal(anyhow::anyhow!(
-                    "the pipeline ignored the upload {key}: {reason}"
-                )))
-            }
-            SplitOutcome::AlreadyHandled { import_id, .. }
-            | SplitOutcome::Failed { import_id, .. }
-            | SplitOutcome::Split { import_id, .. } => import_id,
-        };
+        outcome
+    }
+
+    async fn final_record(&self, import_id: &str) -> Result<ImportRecord, Failure> {
         self.store
-            .get_import(&self.tenant, &import_id)
+            .get_import(&self.tenant, import_id)
             .await?
             .ok_or_else(|| {
                 Failure::Internal(anyhow::anyhow!(

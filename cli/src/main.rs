@@ -15,6 +15,7 @@ mod local;
 mod preview;
 mod progress;
 mod report;
+mod resume;
 mod status;
 mod summary;
 
@@ -36,6 +37,7 @@ use crate::import::ImportArgs;
 use crate::local::Local;
 use crate::preview::PreviewArgs;
 use crate::report::ReportArgs;
+use crate::resume::ResumeArgs;
 use crate::status::StatusArgs;
 
 /// Contact import for the dialer: check a contact file, import it, and look
@@ -69,6 +71,9 @@ enum Command {
     Import(ImportArgs),
     /// Show an import's summary: the latest import, or IMPORT_ID.
     Status(StatusArgs),
+    /// Finish an import whose command ended before it did: the latest
+    /// import, or IMPORT_ID. The result is the same as if it had not stopped.
+    Resume(ResumeArgs),
     /// List the imports, newest first.
     History(HistoryArgs),
     /// Print or save an import's error report (errors.csv).
@@ -90,6 +95,7 @@ impl Command {
             Command::Preview(args) => (args.json, true),
             Command::Import(args) => (args.json, true),
             Command::Status(args) => (args.json, false),
+            Command::Resume(args) => (args.json, false),
             Command::History(args) => (args.json, false),
             Command::Report(args) => (args.json, false),
             Command::Contacts(command) => (command.args().json, false),
@@ -157,6 +163,11 @@ fn run(command: &Command, out: &mut impl Write) -> Result<(), Failure> {
         Command::Status(args) => {
             on_backend!(&args.backend, |backend| status::run(&backend, args, out))
         }
+        Command::Resume(args) => {
+            resume::check(args)?;
+            let local = Local::open(&args.backend)?;
+            on_runtime(resume::run(&local, args, out))
+        }
         Command::History(args) => {
             on_backend!(&args.backend, |backend| history::run(&backend, args, out))
         }
@@ -182,7 +193,11 @@ fn on_runtime(command: impl Future<Output = Result<(), Failure>>) -> Result<(), 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(command)
+    let result = runtime.block_on(command);
+    // After Ctrl-C a scan may still be reading on a blocking thread: exit
+    // now rather than wait for it. Each store write is atomic either way.
+    runtime.shutdown_background();
+    result
 }
 
 /// Every command but `preview` and `generate` takes the same backend options.
@@ -192,6 +207,7 @@ fn backend_args(command: &Command) -> Option<&backend::BackendArgs> {
         Command::Preview(_) | Command::Generate(_) => None,
         Command::Import(args) => Some(&args.backend),
         Command::Status(args) => Some(&args.backend),
+        Command::Resume(args) => Some(&args.backend),
         Command::History(args) => Some(&args.backend),
         Command::Report(args) => Some(&args.backend),
         Command::Contacts(command) => Some(&command.args().backend),
@@ -204,9 +220,10 @@ mod tests {
     use super::*;
     use clap::CommandFactory;
 
-    const EVERY_BACKEND_COMMAND: [&[&str]; 9] = [
+    const EVERY_BACKEND_COMMAND: [&[&str]; 10] = [
         &["import", "a.csv"],
         &["status"],
+        &["resume"],
         &["history"],
         &["report", "imp-1"],
         &["contacts", "list"],

@@ -8,7 +8,7 @@ use contact_import_core::imports::{ImportRecord, ImportStatus};
 use contact_import_core::ports::ObjectStore;
 use serde_json::json;
 
-use crate::backend::{find_import, Backend, BackendArgs};
+use crate::backend::{find_import, stopped_note, Backend, BackendArgs};
 use crate::failure::{BadInput, Failure};
 use crate::layout::plural;
 
@@ -35,7 +35,7 @@ pub async fn run<B: Backend>(
     let record = find_import(backend, &args.import_id).await?;
     let rejected = record.tally.skipped + record.tally.failed;
     let Some(key) = &record.report_key else {
-        let why = no_report(&record);
+        let why = stopped_note(backend, &record).unwrap_or_else(|| no_report(&record));
         if args.json {
             let object = json!({
                 "import_id": record.import_id,

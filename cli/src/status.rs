@@ -2,7 +2,9 @@
 
 use std::io::Write;
 
-use crate::backend::{find_import, latest_import, report_location, Backend, BackendArgs};
+use crate::backend::{
+    find_import, latest_import, report_location, stopped_note, Backend, BackendArgs,
+};
 use crate::failure::Failure;
 use crate::summary;
 
@@ -32,6 +34,9 @@ pub async fn run<B: Backend>(
     } else {
         let title = format!("Status of import {}", record.import_id);
         summary::render_text(&title, &record, report.as_deref(), out)?;
+        if let Some(note) = stopped_note(backend, &record) {
+            writeln!(out, "\n{note}.")?;
+        }
     }
     Ok(())
 }

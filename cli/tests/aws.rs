@@ -465,6 +465,14 @@ fn commands_against_a_stack_they_cannot_use_say_what_to_fix() {
     let message = missing.run(&["history"]).refused().to_owned();
     assert!(message.contains("--bucket no-such-bucket"), "{message}");
 
+    // A stack's imports need no resume.
+    let resume = dir.run(&["resume", "--table", &table]);
+    assert!(
+        resume.refused().contains("need no resume"),
+        "{}",
+        resume.stderr
+    );
+
     // A refused file uploads nothing.
     dir.write("empty.csv", "phone,name\n");
     let refused = dir.run(&["import", "empty.csv", "--table", &table]);

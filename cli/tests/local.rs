@@ -1,5 +1,5 @@
 //! The local commands run as a user runs them: `import`, `status`,
-//! `history`, `report`, `contacts`, `dnc` and `generate`, each test in its
+//! `resume`, `history`, `report`, `contacts`, `dnc` and `generate`, each test in its
 //! own folder with its own `--data`.
 
 mod common;
@@ -652,4 +652,110 @@ fn the_example_imports() {
         .as_array()
         .unwrap()
         .contains(&json!("spring-2026"))));
+}
+
+/// Starts the binary in `dir` with `args`, output discarded.
+fn spawn(dir: &Dir, args: &[&str]) -> std::process::Child {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin!("contact-import"))
+        .current_dir(dir.path())
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the command starts")
+}
+
+/// The latest import stopped part way, as `status` tells it.
+fn assert_stopped(dir: &Dir) {
+    let status = dir.ok(&["status"]);
+    assert!(
+        status.contains("stopped before it finished") && status.contains("contact-import resume"),
+        "the import was meant to stop part way; a faster machine needs a larger file: {status}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn an_import_stopped_part_way_resumes_to_what_an_uninterrupted_one_gives() {
+    use std::io::Read;
+    use std::time::Duration;
+
+    let dir = Dir::new();
+    dir.run_exactly(&["generate", "--rows", "30000", "big.csv"])
+        .ok();
+
+    // Ctrl-C: the command says what it left and what to run.
+    let mut import = spawn(
+        &dir,
+        &[
+            "import",
+            "big.csv",
+            "--chunk-rows",
+            "1000",
+            "--data",
+            "data",
+        ],
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    let sigint = std::process::Command::new("kill")
+        .args(["-INT", &import.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sigint.success());
+    let code = import.wait().unwrap().code();
+    let mut stderr = String::new();
+    import
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(code, Some(130), "{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        "interrupted: the import stopped part way; `contact-import resume` finishes it"
+    );
+    assert_stopped(&dir);
+    let import_id = dir.import_ids()[0].clone();
+    let report = dir.run(&["report", &import_id]);
+    assert!(
+        report.stderr.contains("stopped before it finished"),
+        "{}",
+        report.stderr
+    );
+
+    // The resume itself killed outright: nothing is lost either.
+    let mut resume = spawn(&dir, &["resume", "--data", "data"]);
+    std::thread::sleep(Duration::from_secs(1));
+    resume.kill().unwrap();
+    resume.wait().unwrap();
+    assert_stopped(&dir);
+
+    let resumed = dir.json(&["resume"]);
+    assert_eq!(resumed["import_id"], json!(import_id));
+    let clean = Dir::new();
+    clean.write("big.csv", fs::read(dir.path().join("big.csv")).unwrap());
+    let expected = clean.json(&["import", "big.csv", "--chunk-rows", "1000"]);
+    for field in [
+        "status",
+        "processed",
+        "inserted",
+        "updated",
+        "skipped",
+        "failed",
+        "reasons",
+    ] {
+        assert_eq!(resumed[field], expected[field], "{field}");
+    }
+    assert_eq!(
+        dir.ok(&["report", &import_id]),
+        clean.ok(&["report", expected["import_id"].as_str().unwrap()])
+    );
+    assert_eq!(phones(&dir.contacts(&[])), phones(&clean.contacts(&[])));
+
+    let again = dir.ok(&["resume", &import_id]);
+    assert!(
+        again.contains("had finished; there is nothing to resume"),
+        "{again}"
+    );
 }

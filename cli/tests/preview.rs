@@ -538,8 +538,8 @@ fn usage_errors_exit_2_without_running() {
     assert_eq!(
         commands,
         [
-            "preview", "import", "status", "history", "report", "contacts", "dnc", "generate",
-            "help"
+            "preview", "import", "status", "resume", "history", "report", "contacts", "dnc",
+            "generate", "help"
         ]
     );
 }

@@ -379,6 +379,7 @@ pub async fn import_is_created_once_and_updated_conditionally<S: Store>(store: &
     let mut update = ImportUpdate::to(ImportStatus::Importing, "2026-01-01T00:00:01Z");
     update.rows = Some(10);
     update.chunks_total = Some(2);
+    update.chunk_rows = Some(5);
     assert!(store
         .update_import(&tenant, "imp-a", ImportStatus::Accepted, &update)
         .await
@@ -392,8 +393,13 @@ pub async fn import_is_created_once_and_updated_conditionally<S: Store>(store: &
     );
     let stored = store.get_import(&tenant, "imp-a").await.unwrap().unwrap();
     assert_eq!(
-        (stored.status, stored.rows, stored.chunks_total),
-        (ImportStatus::Importing, 10, 2)
+        (
+            stored.status,
+            stored.rows,
+            stored.chunks_total,
+            stored.chunk_rows
+        ),
+        (ImportStatus::Importing, 10, 2, 5)
     );
     assert_eq!(stored.spec, accepted.spec);
     assert!(store.get_import(&tenant, "imp-zz").await.unwrap().is_none());

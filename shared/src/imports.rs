@@ -72,6 +72,10 @@ pub struct ImportRecord {
     pub tally: Tally,
     pub chunks_total: u32,
     pub chunks_done: u32,
+    /// Rows per chunk, as the splitter cut the file: a resumed import is
+    /// cut the same way.
+    #[serde(default)]
+    pub chunk_rows: u64,
     /// RFC 3339, UTC.
     pub created_at: String,
     pub updated_at: String,
@@ -121,6 +125,7 @@ impl ImportRecord {
             tally: Tally::default(),
             chunks_total: 0,
             chunks_done: 0,
+            chunk_rows: 0,
             created_at: now.to_owned(),
             updated_at: now.to_owned(),
             finished_at: None,
@@ -149,6 +154,9 @@ impl ImportRecord {
         if let Some(chunks) = update.chunks_total {
             self.chunks_total = chunks;
         }
+        if let Some(chunk_rows) = update.chunk_rows {
+            self.chunk_rows = chunk_rows;
+        }
     }
 }
 
@@ -163,6 +171,7 @@ pub struct ImportUpdate {
     pub data_key: Option<String>,
     pub rows: Option<u64>,
     pub chunks_total: Option<u32>,
+    pub chunk_rows: Option<u64>,
     pub report_key: Option<String>,
     pub summary_key: Option<String>,
 }
@@ -178,6 +187,7 @@ impl ImportUpdate {
             data_key: None,
             rows: None,
             chunks_total: None,
+            chunk_rows: None,
             report_key: None,
             summary_key: None,
         }
@@ -309,10 +319,16 @@ mod tests {
         let mut update = ImportUpdate::to(ImportStatus::Importing, "2026-01-01T00:00:05Z");
         update.rows = Some(42);
         update.chunks_total = Some(3);
+        update.chunk_rows = Some(15);
         record.apply(&update);
         assert_eq!(
-            (record.status, record.rows, record.chunks_total),
-            (ImportStatus::Importing, 42, 3)
+            (
+                record.status,
+                record.rows,
+                record.chunks_total,
+                record.chunk_rows
+            ),
+            (ImportStatus::Importing, 42, 3, 15)
         );
         assert_eq!(record.finished_at, None);
         record.apply(&ImportUpdate::to(

@@ -32,6 +32,7 @@ const REPORT_KEY: &str = "report_key";
 const SUMMARY_KEY: &str = "summary_key";
 const ROWS: &str = "rows";
 const CHUNKS_TOTAL: &str = "chunks_total";
+const CHUNK_ROWS: &str = "chunk_rows";
 const CHUNKS_DONE: &str = "chunks_done";
 const PROCESSED: &str = "processed";
 const INSERTED: &str = "inserted";
@@ -128,6 +129,9 @@ pub fn update_values(update: &ImportUpdate) -> PortResult<Vec<(&'static str, Att
     if let Some(chunks) = update.chunks_total {
         values.push((CHUNKS_TOTAL, n(chunks)));
     }
+    if let Some(chunk_rows) = update.chunk_rows {
+        values.push((CHUNK_ROWS, n(chunk_rows)));
+    }
     Ok(values)
 }
 
@@ -173,6 +177,9 @@ pub fn record_from_item(item: &Item) -> PortResult<ImportRecord> {
     }
     if let Some(done) = get_n(item, CHUNKS_DONE) {
         record.chunks_done = done;
+    }
+    if let Some(chunk_rows) = get_n(item, CHUNK_ROWS) {
+        record.chunk_rows = chunk_rows;
     }
     let tally = &mut record.tally;
     for (name, field) in [

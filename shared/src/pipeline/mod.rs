@@ -21,7 +21,7 @@ use crate::imports::ImportRecord;
 use crate::ports::{MessageQueue, ObjectStore, PortError, QueueName, Store};
 
 pub use finalizer::ImportSummary;
-pub use splitter::{SplitOutcome, Upload};
+pub use splitter::{Resumed, SplitOutcome, Upload};
 
 /// Rows per chunk when the configuration does not say.
 pub const DEFAULT_CHUNK_ROWS: u64 = 5_000;

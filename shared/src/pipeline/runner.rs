@@ -9,7 +9,8 @@ use tokio::task::JoinSet;
 use tracing::warn;
 
 use super::{
-    parse_message, ChunkMessage, FinalizeMessage, Pipeline, PipelineError, SplitOutcome, Upload,
+    parse_message, ChunkMessage, FinalizeMessage, Pipeline, PipelineError, Resumed, SplitOutcome,
+    Upload,
 };
 use crate::memory::MemoryQueue;
 use crate::ports::{ObjectStore, QueueName, Store};
@@ -85,19 +86,21 @@ where
 
     /// Splits the upload, then delivers messages until both queues are empty.
     pub async fn run(&self, upload: Upload) -> Result<SplitOutcome, PipelineError> {
-        let mut attempt = 0;
-        let outcome = loop {
-            attempt += 1;
-            match self.pipeline.split(upload.clone()).await {
-                Ok(outcome) => break outcome,
-                Err(e) if attempt < self.delivery.max_attempts => {
-                    warn!(error = %e, "split failed; retrying")
-                }
-                Err(e) => return Err(e),
-            }
-        };
+        let outcome = self
+            .with_retries(|| self.pipeline.split(upload.clone()))
+            .await?;
         self.drain().await?;
         Ok(outcome)
+    }
+
+    /// Resumes an import whose messages were lost with an earlier process
+    /// (see [`Pipeline::resume`]), then delivers until both queues are empty.
+    pub async fn resume(&self, tenant: &str, import_id: &str) -> Result<Resumed, PipelineError> {
+        let resumed = self
+            .with_retries(|| self.pipeline.resume(tenant, import_id))
+            .await?;
+        self.drain().await?;
+        Ok(resumed)
     }
 
     /// Delivers what is waiting, and what that sends, until nothing is left.
@@ -144,16 +147,16 @@ where
         Ok(())
     }
 
-    async fn with_retries<F, Fut>(&self, mut step: F) -> Result<(), PipelineError>
+    async fn with_retries<T, F, Fut>(&self, mut step: F) -> Result<T, PipelineError>
     where
         F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<(), PipelineError>>,
+        Fut: std::future::Future<Output = Result<T, PipelineError>>,
     {
         let mut attempt = 0;
         loop {
             attempt += 1;
             match step().await {
-                Ok(()) => return Ok(()),
+                Ok(done) => return Ok(done),
                 Err(e) if attempt < self.delivery.max_attempts => warn!(error = %e, "retrying"),
                 Err(e) => return Err(e),
             }

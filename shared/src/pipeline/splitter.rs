@@ -1,5 +1,6 @@
 //! The splitter: from an uploaded object to an import record and chunk messages.
 
+use std::collections::HashSet;
 use std::io::Read;
 
 use tokio::runtime::Handle;
@@ -10,7 +11,7 @@ use crate::engine::{ContactFile, FileFacts, FirstOccurrences, ResumePoint};
 use crate::imports::{import_id_for, keys, Failure, ImportRecord, ImportStatus, ImportUpdate};
 use crate::input::{utf8_reader, TextEncoding};
 use crate::plan::ColumnPlan;
-use crate::ports::{MessageQueue, ObjectStore, QueueName, Store};
+use crate::ports::{MessageQueue, ObjectInfo, ObjectStore, QueueName, Store};
 use crate::refusal::Refusal;
 use crate::spec::{DuplicateMode, ImportSpec, SpecError};
 
@@ -40,6 +41,18 @@ pub enum SplitOutcome {
         import_id: String,
         chunks: u32,
     },
+}
+
+/// What [`Pipeline::resume`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resumed {
+    /// The import had finished: nothing was sent.
+    Finished(ImportStatus),
+    /// It stopped before its chunks were sent, and was split again.
+    Split(SplitOutcome),
+    /// It stopped part way: the chunks not yet committed were sent again
+    /// (`sent`), or the finalize request when none was left.
+    Chunks { sent: u32 },
 }
 
 /// What a scan of the file decided.
@@ -72,15 +85,27 @@ where
         };
         let version = upload.version.clone().unwrap_or(info.version.clone());
         let import_id = import_id_for(&self.config.bucket, &upload.key, &version);
+        self.split_as(&tenant, &import_id, &upload.key, info).await
+    }
+
+    /// Splits the upload `key` as import `import_id`, from wherever an
+    /// earlier try stopped.
+    async fn split_as(
+        &self,
+        tenant: &str,
+        import_id: &str,
+        key: &str,
+        info: ObjectInfo,
+    ) -> Result<SplitOutcome, PipelineError> {
+        let (tenant, import_id) = (tenant.to_owned(), import_id.to_owned());
+        let chunk_rows = self.config.chunk_rows.max(1);
         let span = info_span!("split", %import_id, %tenant);
         async {
-            let (spec, spec_problem) = self
-                .spec_for(&upload.key, &tenant, info.import_spec)
-                .await?;
+            let (spec, spec_problem) = self.spec_for(key, &tenant, info.import_spec).await?;
             let record = ImportRecord::accepted(
                 &tenant,
                 &import_id,
-                &upload.key,
+                key,
                 info.size,
                 spec.clone(),
                 &super::now(),
@@ -104,7 +129,7 @@ where
                     .await;
             }
             let scan = match self
-                .scan(&upload.key, &tenant, &import_id, current.spec.clone())
+                .scan(key, &tenant, &import_id, current.spec.clone(), chunk_rows)
                 .await?
             {
                 Ok(scan) => scan,
@@ -122,6 +147,7 @@ where
             planned.data_key = Some(scan.data_key);
             planned.rows = Some(scan.rows);
             planned.chunks_total = Some(chunks);
+            planned.chunk_rows = Some(chunk_rows);
             // The total is stored before any chunk can be committed against it.
             self.store
                 .update_import(&tenant, &import_id, ImportStatus::Splitting, &planned)
@@ -142,6 +168,79 @@ where
         }
         .instrument(span)
         .await
+    }
+
+    /// Sends again what an import whose messages were lost still needs: the
+    /// in-process queue of a local import dies with its process. An import
+    /// stopped before its chunks went out is split again; one stopped part
+    /// way is cut again as before, and the chunks not yet committed are
+    /// sent, or the finalize request when none is left. Every step it
+    /// repeats is idempotent, so at worst a message is delivered twice.
+    pub async fn resume(&self, tenant: &str, import_id: &str) -> Result<Resumed, PipelineError> {
+        let record = self.record(tenant, import_id).await?;
+        let key = &record.source_key;
+        match record.status {
+            status if status.is_final() => Ok(Resumed::Finished(status)),
+            ImportStatus::Accepted | ImportStatus::Splitting => {
+                let info = self.objects.head(key).await?.ok_or_else(|| {
+                    PipelineError::Invalid(format!("the upload {key} of {import_id} is gone"))
+                })?;
+                let outcome = self.split_as(tenant, import_id, key, info).await?;
+                Ok(Resumed::Split(outcome))
+            }
+            _ => {
+                let committed: HashSet<u32> = self
+                    .store
+                    .chunk_results(tenant, import_id)
+                    .await?
+                    .iter()
+                    .map(|chunk| chunk.index)
+                    .collect();
+                if committed.len() as u32 >= record.chunks_total {
+                    self.request_finalize(tenant, import_id).await?;
+                    return Ok(Resumed::Chunks { sent: 0 });
+                }
+                let bodies: Vec<String> = self
+                    .cut_again(&record)
+                    .await?
+                    .iter()
+                    .filter(|chunk| !committed.contains(&chunk.index))
+                    .map(to_json)
+                    .collect();
+                let sent = bodies.len() as u32;
+                self.queue.send(QueueName::Chunks, bodies).await?;
+                info!(sent, "resumed");
+                Ok(Resumed::Chunks { sent })
+            }
+        }
+    }
+
+    /// The chunks of an import past splitting, cut as the splitter cut them.
+    async fn cut_again(&self, record: &ImportRecord) -> Result<Vec<ChunkMessage>, PipelineError> {
+        let id = &record.import_id;
+        if record.chunk_rows == 0 {
+            return Err(PipelineError::Invalid(format!(
+                "import {id} does not record its chunk size, so it cannot be cut again"
+            )));
+        }
+        let scan = self
+            .scan(
+                &record.source_key,
+                &record.tenant,
+                id,
+                record.spec.clone(),
+                record.chunk_rows,
+            )
+            .await?
+            .map_err(|refusal| {
+                PipelineError::Invalid(format!("import {id}'s upload is now refused: {refusal}"))
+            })?;
+        if scan.rows != record.rows || scan.chunks.len() as u32 != record.chunks_total {
+            return Err(PipelineError::Invalid(format!(
+                "import {id}'s upload changed since it was split"
+            )));
+        }
+        Ok(scan.chunks)
     }
 
     /// The spec from the sidecar object, else the object's metadata, else the
@@ -218,12 +317,12 @@ where
         tenant: &str,
         import_id: &str,
         spec: ImportSpec,
+        chunk_rows: u64,
     ) -> Result<Result<Scan, Refusal>, PipelineError> {
         let objects = self.objects.clone();
         let key = key.to_owned();
         let staging = keys::staging(tenant, import_id);
         let (tenant, import_id) = (tenant.to_owned(), import_id.to_owned());
-        let chunk_rows = self.config.chunk_rows.max(1);
         let handle = Handle::current();
         tokio::task::spawn_blocking(move || -> Result<Result<Scan, Refusal>, PipelineError> {
             let raw = handle.block_on(objects.reader(&key))?;

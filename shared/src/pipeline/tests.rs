@@ -252,6 +252,74 @@ async fn a_crash_after_any_write_then_a_retry_gives_the_same_import() {
 }
 
 #[tokio::test]
+async fn an_import_whose_messages_were_lost_resumes_to_the_same_import() {
+    let file = synthetic(90);
+    let clean = harness(20, delivery(Order::AsSent, 1));
+    import(&clean, &file).await;
+    let expected = snapshot(&clean).await;
+    let import_id = import_id_for(BUCKET, KEY, "v1");
+    let chunks = expected_chunks(&clean).await;
+
+    // The process died after `done` chunks: what was queued is gone.
+    for done in 0..=chunks {
+        let h = harness(20, delivery(Order::AsSent, 1));
+        h.objects.upload(KEY, file.clone(), "v1", None);
+        h.runner.pipeline().split(upload()).await.unwrap();
+        let sent = h.queue.take(QueueName::Chunks);
+        assert_eq!(sent.len(), chunks);
+        for body in &sent[..done] {
+            let chunk: ChunkMessage = parse_message(body).unwrap();
+            h.runner.pipeline().import_chunk(chunk).await.unwrap();
+        }
+        h.queue.take(QueueName::Finalize);
+        let resumed = h.runner.resume("acme", &import_id).await.unwrap();
+        let sent = (chunks - done) as u32;
+        assert_eq!(resumed, Resumed::Chunks { sent }, "after {done} chunks");
+        assert_eq!(snapshot(&h).await, expected, "lost after {done} chunks");
+    }
+
+    // The process died during the split, at any of its writes.
+    let mut during_split = 0;
+    for n in 1.. {
+        let h = harness(20, delivery(Order::AsSent, 1));
+        h.objects.upload(KEY, file.clone(), "v1", None);
+        h.faults.fail_write(n);
+        if h.runner.pipeline().split(upload()).await.is_ok() {
+            break;
+        }
+        during_split += 1;
+        h.queue.take(QueueName::Chunks);
+        if h.store
+            .get_import("acme", &import_id)
+            .await
+            .unwrap()
+            .is_none()
+        {
+            continue; // Nothing to resume: the upload event comes again.
+        }
+        h.runner.resume("acme", &import_id).await.unwrap();
+        assert_eq!(snapshot(&h).await, expected, "died at split write {n}");
+    }
+    assert!(during_split >= 3, "the split writes {during_split} times");
+
+    let done = clean.runner.resume("acme", &import_id).await.unwrap();
+    assert_eq!(done, Resumed::Finished(ImportStatus::CompletedWithErrors));
+    assert_eq!(snapshot(&clean).await, expected);
+}
+
+async fn expected_chunks(h: &Harness) -> usize {
+    let import_id = import_id_for(BUCKET, KEY, "v1");
+    let record = h
+        .store
+        .get_import("acme", &import_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.chunk_rows, 20);
+    record.chunks_total as usize
+}
+
+#[tokio::test]
 async fn a_repeated_upload_event_starts_no_second_import() {
     let file = synthetic(40);
     let h = harness(10, delivery(Order::AsSent, 1));
