@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use contact_import_aws::{AwsObjects, Clients, DynamoStore, TABLE_TAG};
-use contact_import_core::imports::{import_id_for, keys, ImportRecord, ImportStatus};
+use contact_import_core::imports::{import_id_for, keys, ImportRecord};
 use contact_import_core::ports::{ImportStore, ObjectStore};
 use contact_import_core::ImportSpec;
 use tokio::time::Instant;
@@ -273,23 +273,16 @@ fn same_progress(before: &ImportRecord, after: &ImportRecord) -> bool {
         && before.tally.processed == after.tally.processed
 }
 
-/// The record on the bar: its stage, and its rows done once they are counted.
+/// The record on the bar: its stage, and its rows done.
 fn show(record: &ImportRecord, progress: &Progress) {
-    if record.chunks_total > 0 {
-        progress.total(record.rows);
-        progress.position(record.tally.processed);
-    }
-    progress.stage(match record.status {
-        ImportStatus::Accepted | ImportStatus::Splitting => "scanning",
-        ImportStatus::Importing => "importing",
-        _ => "finishing",
-    });
+    progress.show_record(record);
+    progress.position(record.tally.processed);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use contact_import_core::imports::{ChunkResult, ImportUpdate};
+    use contact_import_core::imports::{ChunkResult, ImportStatus, ImportUpdate};
     use contact_import_core::memory::MemoryStore;
     use contact_import_core::outcome::Tally;
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use contact_import_core::imports::{import_id_for, keys, ImportRecord, ImportStatus};
+use contact_import_core::imports::{import_id_for, keys, ImportRecord};
 use contact_import_core::memory::MemoryQueue;
 use contact_import_core::pipeline::runner::{Delivery, LocalRunner};
 use contact_import_core::pipeline::{
@@ -244,13 +244,6 @@ async fn watch(store: Arc<RedbStore>, tenant: String, import_id: String, progres
         let Ok(Some(record)) = store.get_import(&tenant, &import_id).await else {
             continue;
         };
-        if record.chunks_total > 0 {
-            progress.total(record.rows);
-        }
-        progress.stage(match record.status {
-            ImportStatus::Accepted | ImportStatus::Splitting => "scanning",
-            ImportStatus::Importing => "importing",
-            _ => "finishing",
-        });
+        progress.show_record(&record);
     }
 }

@@ -5,6 +5,7 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Duration;
 
+use contact_import_core::imports::{ImportRecord, ImportStatus};
 use indicatif::{HumanCount, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 /// Rows done of the file's data rows. Until the splitter has counted the
@@ -66,6 +67,19 @@ impl Progress {
             })
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
+    }
+
+    /// What an import record tells: the stage, and the rows to do once
+    /// the splitter has counted them.
+    pub fn show_record(&self, record: &ImportRecord) {
+        if record.chunks_total > 0 {
+            self.total(record.rows);
+        }
+        self.stage(match record.status {
+            ImportStatus::Accepted | ImportStatus::Splitting => "scanning",
+            ImportStatus::Importing => "importing",
+            _ => "finishing",
+        });
     }
 
     /// Rows done, as the pipeline reports them after each chunk.
