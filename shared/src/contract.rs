@@ -3,8 +3,11 @@
 //!
 //! An adapter crate runs it with
 //! `contact_import_core::store_contract_tests!(async { make_store().await });`
-//! where the expression yields a fresh, empty store each time. Tenants are
-//! unique per case, so a shared backend (moto) needs no cleaning between cases.
+//! where the expression yields a fresh, empty store each time. When the store
+//! lives inside something the case must keep (a temporary directory), say
+//! how to reach it: `store_contract_tests!(fresh(), |fresh| &fresh.store)`.
+//! Tenants are unique per case, so a shared backend (moto) needs no
+//! cleaning between cases.
 
 use std::collections::BTreeMap;
 
@@ -20,7 +23,10 @@ use crate::spec::{DuplicateMode, ImportSpec};
 #[macro_export]
 macro_rules! store_contract_tests {
     ($make:expr) => {
-        $crate::store_contract_tests!(@cases $make;
+        $crate::store_contract_tests!($make, |store| &store);
+    };
+    ($make:expr, |$made:ident| $store:expr) => {
+        $crate::store_contract_tests!(@cases $make, $made, $store;
             skip_claims_a_new_number_once,
             retried_batch_keeps_its_own_claims,
             a_late_retry_does_not_undo_a_later_merge,
@@ -34,12 +40,12 @@ macro_rules! store_contract_tests {
             imports_list_newest_first,
         );
     };
-    (@cases $make:expr; $($case:ident),* $(,)?) => {
+    (@cases $make:expr, $made:ident, $store:expr; $($case:ident),* $(,)?) => {
         $(
             #[tokio::test]
             async fn $case() {
-                let store = $make.await;
-                $crate::contract::$case(&store).await;
+                let $made = $make.await;
+                $crate::contract::$case($store).await;
             }
         )*
     };

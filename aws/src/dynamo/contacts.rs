@@ -19,9 +19,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use contact_import_core::outcome::WriteOutcome;
 use contact_import_core::ports::{
     contact_id_for, ContactFilter, ContactPage, ContactStore, ContactWrite, PortError, PortResult,
@@ -272,36 +270,10 @@ impl DynamoStore {
     /// was (returned with the failure, or read when the server left it out).
     async fn put_claim(&self, own: &Own<'_>) -> PortResult<Result<(), Option<Item>>> {
         let item = own.claim_item()?;
-        let failed = self
-            .retry
-            .run(|| async {
-                let result = self
-                    .client
-                    .put_item()
-                    .table_name(&self.table)
-                    .set_item(Some(item.clone()))
-                    .condition_expression("attribute_not_exists(#pk)")
-                    .expression_attribute_names("#pk", attr::PK)
-                    .return_values_on_condition_check_failure(
-                        ReturnValuesOnConditionCheckFailure::AllOld,
-                    )
-                    .send()
-                    .await;
-                match result {
-                    Ok(_) => Ok(None),
-                    Err(err) => match err.as_service_error() {
-                        Some(PutItemError::ConditionalCheckFailedException(failed)) => {
-                            Ok(Some(failed.item.clone()))
-                        }
-                        _ => Err(self.err("PutItem (claim a number)")(err)),
-                    },
-                }
-            })
-            .await?;
-        match failed {
-            None => Ok(Ok(())),
-            Some(Some(old)) => Ok(Err(Some(old))),
-            Some(None) => Ok(Err(self.get_item(&own.pk, KEY_SK).await?)),
+        match self.put_new(&item, "PutItem (claim a number)").await? {
+            Ok(()) => Ok(Ok(())),
+            Err(Some(old)) => Ok(Err(Some(old))),
+            Err(None) => Ok(Err(self.get_item(&own.pk, KEY_SK).await?)),
         }
     }
 
@@ -492,35 +464,15 @@ impl DynamoStore {
     async fn create_one(&self, own: &Own<'_>) -> PortResult<()> {
         let item = own.contact_item()?;
         let version = get_s(&item, attr::VERSION).map(str::to_owned);
-        let created = self
-            .retry
-            .run(|| async {
-                let result = self
-                    .client
-                    .put_item()
-                    .table_name(&self.table)
-                    .set_item(Some(item.clone()))
-                    .condition_expression("attribute_not_exists(#pk)")
-                    .expression_attribute_names("#pk", attr::PK)
-                    .return_values_on_condition_check_failure(
-                        ReturnValuesOnConditionCheckFailure::AllOld,
-                    )
-                    .send()
-                    .await;
-                match result {
-                    Ok(_) => Ok(true),
-                    Err(err) => match err.as_service_error() {
-                        // Our own version: an earlier try of this very call
-                        // landed and its answer was lost.
-                        Some(PutItemError::ConditionalCheckFailedException(failed)) => Ok(failed
-                            .item()
-                            .and_then(|old| get_s(old, attr::VERSION))
-                            .is_some_and(|v| Some(v) == version.as_deref())),
-                        _ => Err(self.err("PutItem (create a contact)")(err)),
-                    },
-                }
-            })
-            .await?;
+        let created = match self.put_new(&item, "PutItem (create a contact)").await? {
+            Ok(()) => true,
+            // Our own version: an earlier try of this very call landed and
+            // its answer was lost.
+            Err(old) => old
+                .as_ref()
+                .and_then(|old| get_s(old, attr::VERSION))
+                .is_some_and(|v| Some(v) == version.as_deref()),
+        };
         self.point_key(own, !created).await
     }
 

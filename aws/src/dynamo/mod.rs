@@ -17,10 +17,12 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
+    ProjectionType, ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TableStatus,
+    TimeToLiveSpecification,
 };
 use contact_import_core::ports::{PortError, PortResult};
 
@@ -106,9 +108,14 @@ impl DynamoStore {
         format!("table {}", self.table)
     }
 
-    /// Maps an SDK error of `operation` on this table.
     /// Writes `item` unless an item with its key exists; true when it was new.
     async fn put_if_absent(&self, item: Item, operation: &str) -> PortResult<bool> {
+        Ok(self.put_new(&item, operation).await?.is_ok())
+    }
+
+    /// Puts `item` unless its key exists. `Err(old)` when it did: the item
+    /// found, or `None` when the server left it out of its answer.
+    async fn put_new(&self, item: &Item, operation: &str) -> PortResult<Result<(), Option<Item>>> {
         self.retry
             .run(|| async {
                 let result = self
@@ -118,19 +125,25 @@ impl DynamoStore {
                     .set_item(Some(item.clone()))
                     .condition_expression("attribute_not_exists(#pk)")
                     .expression_attribute_names("#pk", attr::PK)
+                    .return_values_on_condition_check_failure(
+                        ReturnValuesOnConditionCheckFailure::AllOld,
+                    )
                     .send()
                     .await;
                 match result {
-                    Ok(_) => Ok(true),
-                    Err(e) if service_code(&e) == Some("ConditionalCheckFailedException") => {
-                        Ok(false)
-                    }
-                    Err(e) => Err(self.err(operation)(e)),
+                    Ok(_) => Ok(Ok(())),
+                    Err(err) => match err.as_service_error() {
+                        Some(PutItemError::ConditionalCheckFailedException(failed)) => {
+                            Ok(Err(failed.item.clone()))
+                        }
+                        _ => Err(self.err(operation)(err)),
+                    },
                 }
             })
             .await
     }
 
+    /// Maps an SDK error of `operation` on this table.
     fn err<E>(
         &self,
         operation: &str,
