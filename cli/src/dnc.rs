@@ -9,11 +9,12 @@ use std::fs::File;
 use std::io::{self, BufReader, Cursor, Read, Write};
 use std::path::{Path, PathBuf};
 
-use contact_import_core::engine::{RecordReader, ResumePoint, SAMPLE_ROWS};
+use contact_import_core::engine::SAMPLE_ROWS;
 use contact_import_core::headers::Field;
 use contact_import_core::input::{detect_delimiter, utf8_reader};
 use contact_import_core::phone::PhoneParser;
 use contact_import_core::ports::DoNotCallStore;
+use contact_import_core::records::{RecordReader, ResumePoint};
 use contact_import_core::spec::{Country, Target};
 use contact_import_core::{ContactFile, ImportSpec, Refusal};
 use serde_json::json;
@@ -230,7 +231,7 @@ fn head(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>), BadInput> {
     let refused = |refusal: Refusal| BadInput::new(path, refusal);
     let unreadable = |e: io::Error| refused(Refusal::Unreadable(e.to_string()));
     let file = open_file(path).map_err(refused)?;
-    let (_, mut utf8) = utf8_reader(BufReader::new(file)).map_err(unreadable)?;
+    let (_, mut utf8) = utf8_reader(BufReader::new(file)).map_err(refused)?;
     let mut head = Vec::new();
     (&mut utf8)
         .take(HEAD_BYTES)
@@ -241,7 +242,7 @@ fn head(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>), BadInput> {
         RecordReader::new(Cursor::new(head).chain(utf8), delimiter, ResumePoint::START);
     let mut lines = Vec::new();
     while lines.len() <= SAMPLE_ROWS {
-        let Some(raw) = records.next_record().map_err(unreadable)? else {
+        let Some(raw) = records.next_record().map_err(|e| refused(e.into()))? else {
             break;
         };
         lines.push(

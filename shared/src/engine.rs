@@ -1,25 +1,23 @@
 //! Reading a contact file: from raw bytes to one outcome per record.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::io::{BufReader, Cursor, Read};
+use std::io::{Cursor, Read};
 
-use csv::{ByteRecord, StringRecord};
+use csv::StringRecord;
 use serde::{Deserialize, Serialize};
 
 use crate::contact::Contact;
 use crate::input::{
-    detect_delimiter, utf8_reader, Delimiter, HeadThenRest, TextEncoding, Utf8Reader,
+    detect_delimiter, utf8_reader, Delimiter, HeadThenRest, TextEncoding, Utf8Reader, HEAD_BYTES,
 };
 use crate::outcome::{ErrorCode, Rejection};
 use crate::phone::{e164_key, PhoneParser};
 use crate::plan::ColumnPlan;
-use crate::refusal::Refusal;
+use crate::records::{RawRecord, RecordReader, ResumePoint};
+use crate::refusal::{Refusal, MAX_COLUMNS, MAX_HEADER_BYTES};
 use crate::report::{is_report_header, restore};
 use crate::row::RowValidator;
 use crate::spec::{DuplicateMode, ImportSpec};
-
-/// The start of the file that the delimiter is chosen from.
-const HEAD_BYTES: usize = 64 * 1024;
 
 /// Rows read before planning: enough to rank phone columns, small enough to hold.
 pub const SAMPLE_ROWS: usize = 200;
@@ -32,149 +30,12 @@ pub struct FileFacts {
     pub headers: Vec<String>,
 }
 
-/// One record as read, before any rule.
-#[derive(Debug, Clone)]
-pub struct RawRecord {
-    /// The row number a spreadsheet shows for it.
-    pub row: u64,
-    /// Where it starts in the UTF-8 stream.
-    pub byte_offset: u64,
-    /// Where reading resumes after it: a chunk boundary, if one falls here.
-    pub end: ResumePoint,
-    pub record: ByteRecord,
-}
-
-/// A place in a file where reading can resume: after the header, or after
-/// any record. The splitter hands one to each chunk so that rows are
-/// numbered exactly as a reading of the whole file numbers them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ResumePoint {
-    /// Offset in the UTF-8 stream.
-    pub byte: u64,
-    /// The csv line counter there (1-based; counts every line feed read).
-    pub line: u64,
-    /// Line feeds inside quoted cells before this point.
-    pub embedded_newlines: u64,
-}
-
-impl ResumePoint {
-    pub const START: ResumePoint = ResumePoint {
-        byte: 0,
-        line: 1,
-        embedded_newlines: 0,
-    };
-}
-
-/// Records of a UTF-8 CSV stream, numbered as a spreadsheet numbers rows:
-/// a blank line takes a row, a line break inside a quoted cell does not.
-pub struct RecordReader<R: Read> {
-    csv: csv::Reader<LastBlock<R>>,
-    start: ResumePoint,
-    embedded_newlines: u64,
-}
-
-impl<R: Read> RecordReader<R> {
-    /// Reads `utf8`, whose first byte is at `start` in the whole file.
-    pub fn new(utf8: R, delimiter: Delimiter, start: ResumePoint) -> Self {
-        let csv = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .delimiter(delimiter.byte())
-            .from_reader(LastBlock::new(utf8));
-        RecordReader {
-            csv,
-            start,
-            embedded_newlines: start.embedded_newlines,
-        }
-    }
-
-    pub fn next_record(&mut self) -> std::io::Result<Option<RawRecord>> {
-        let mut record = ByteRecord::new();
-        let more = self
-            .csv
-            .read_byte_record(&mut record)
-            .map_err(|e| std::io::Error::other(e.to_string()))?;
-        if !more {
-            return Ok(None);
-        }
-        // csv stamps a record's start before skipping blank lines, so the row
-        // is found from where the record ended: one line back if its line feed
-        // was consumed (LF endings), on that line otherwise (CR LF, end of file).
-        let end = self.csv.position();
-        let ended_on_line_feed = end
-            .byte()
-            .checked_sub(1)
-            .and_then(|last| self.csv.get_ref().byte_at(last))
-            == Some(b'\n');
-        let embedded = memchr::memchr_iter(b'\n', record.as_slice()).count() as u64;
-        let first_line =
-            self.start.line + end.line() - 1 - u64::from(ended_on_line_feed) - embedded;
-        let row = first_line - self.embedded_newlines;
-        self.embedded_newlines += embedded;
-        let byte_offset = self.start.byte + record.position().map_or(0, |p| p.byte());
-        Ok(Some(RawRecord {
-            row,
-            byte_offset,
-            end: self.resume_point(),
-            record,
-        }))
-    }
-
-    /// Where the next record starts: hand it to a reader of the rest.
-    pub fn resume_point(&self) -> ResumePoint {
-        let here = self.csv.position();
-        ResumePoint {
-            byte: self.start.byte + here.byte(),
-            line: self.start.line + here.line() - 1,
-            embedded_newlines: self.embedded_newlines,
-        }
-    }
-}
-
-/// Keeps the last block handed to the csv reader, which holds the last byte
-/// it consumed: enough to tell how a record ended.
-struct LastBlock<R> {
-    inner: R,
-    block: Vec<u8>,
-    block_start: u64,
-    delivered: u64,
-}
-
-impl<R> LastBlock<R> {
-    fn new(inner: R) -> Self {
-        LastBlock {
-            inner,
-            block: Vec::new(),
-            block_start: 0,
-            delivered: 0,
-        }
-    }
-
-    fn byte_at(&self, offset: u64) -> Option<u8> {
-        let index = usize::try_from(offset.checked_sub(self.block_start)?).ok()?;
-        self.block.get(index).copied()
-    }
-}
-
-impl<R: Read> Read for LastBlock<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if n > 0 {
-            self.block.clear();
-            self.block.extend_from_slice(&buf[..n]);
-            self.block_start = self.delivered;
-            self.delivered += n as u64;
-        }
-        Ok(n)
-    }
-}
-
 /// An opened contact file: facts detected, plan built, records ready.
 pub struct ContactFile<R: Read> {
     facts: FileFacts,
     data_start: ResumePoint,
     validator: RowValidator,
-    records: RecordReader<BufReader<HeadThenRest<Utf8Reader<R>>>>,
+    records: RecordReader<HeadThenRest<Utf8Reader<R>>>,
     sampled: VecDeque<RawRecord>,
 }
 
@@ -183,25 +44,54 @@ impl<R: Read> ContactFile<R> {
     /// builds the column plan. A file that cannot be imported is refused here.
     pub fn open(input: R, spec: &ImportSpec) -> Result<Self, Refusal> {
         spec.validate()?;
-        let unreadable = |e: std::io::Error| Refusal::Unreadable(e.to_string());
-        let (encoding, mut utf8) = utf8_reader(input).map_err(unreadable)?;
+        let (encoding, mut utf8) = utf8_reader(input)?;
         // A decoder may hand out only a few bytes per read, so the head is
         // read to its full size before the delimiter is chosen from it.
         let mut head = Vec::with_capacity(HEAD_BYTES);
         (&mut utf8)
             .take(HEAD_BYTES as u64)
             .read_to_end(&mut head)
-            .map_err(unreadable)?;
+            .map_err(|e| Refusal::Unreadable(e.to_string()))?;
         if head.iter().all(u8::is_ascii_whitespace) {
             return Err(Refusal::EmptyFile);
         }
-        let delimiter = detect_delimiter(&head);
-        let stream = BufReader::with_capacity(HEAD_BYTES, Cursor::new(head).chain(utf8));
-        let mut records = RecordReader::new(stream, delimiter, ResumePoint::START);
-        let header = records
-            .next_record()
-            .map_err(unreadable)?
-            .ok_or(Refusal::EmptyFile)?;
+        let (delimiter, start) = match declared_delimiter(&head)? {
+            // Spreadsheets hide the line, so the header is still row 1.
+            Some((delimiter, line_bytes)) => (
+                delimiter,
+                ResumePoint {
+                    byte: line_bytes,
+                    ..ResumePoint::START
+                },
+            ),
+            None => (detect_delimiter(&head), ResumePoint::START),
+        };
+        let mut head = Cursor::new(head);
+        head.set_position(start.byte);
+        let mut records = RecordReader::new(head.chain(utf8), delimiter, start);
+        let header = records.next_record()?.ok_or(Refusal::EmptyFile)?;
+        if header.quote_never_closed {
+            return Err(Refusal::BrokenQuoting(format!(
+                "the header (row {}) opens a quote that never closes",
+                header.row
+            )));
+        }
+        if header.record.len() > MAX_COLUMNS {
+            return Err(Refusal::TooManyColumns {
+                found: header.record.len(),
+            });
+        }
+        if let Some((column, name)) = header
+            .record
+            .iter()
+            .enumerate()
+            .find(|(_, name)| name.len() > MAX_HEADER_BYTES)
+        {
+            return Err(Refusal::HeaderTooLong {
+                column: column + 1,
+                bytes: name.len(),
+            });
+        }
         let data_start = header.end;
         let mut headers: Vec<String> = header
             .record
@@ -209,7 +99,7 @@ impl<R: Read> ContactFile<R> {
             .map(|h| String::from_utf8_lossy(h).trim().to_owned())
             .collect();
         if headers.iter().all(String::is_empty) {
-            return Err(Refusal::EmptyFile);
+            return Err(Refusal::BlankHeader { row: header.row });
         }
         if is_report_header(&headers) {
             // An uploaded report: its headers were neutralised like its cells.
@@ -217,7 +107,7 @@ impl<R: Read> ContactFile<R> {
         }
         let mut sampled = VecDeque::with_capacity(SAMPLE_ROWS);
         while sampled.len() < SAMPLE_ROWS {
-            match records.next_record().map_err(unreadable)? {
+            match records.next_record()? {
                 Some(record) => sampled.push_back(record),
                 None => break,
             }
@@ -277,9 +167,7 @@ impl<R: Read> ContactFile<R> {
         if let Some(record) = self.sampled.pop_front() {
             return Ok(Some(record));
         }
-        self.records
-            .next_record()
-            .map_err(|e| Refusal::Unreadable(e.to_string()))
+        Ok(self.records.next_record()?)
     }
 
     /// The next record's outcome under `screen`, or None at the end of the file.
@@ -355,13 +243,14 @@ impl<'a> Screen<'a> {
     }
 
     pub fn screen(&mut self, validator: &RowValidator, raw: RawRecord) -> RowOutcome {
-        let (contact, record) = match validator.check(raw.row, raw.record) {
+        let row = raw.row;
+        let (contact, record) = match validator.check(raw) {
             Ok(checked) => checked,
             Err(rejection) => return RowOutcome::Rejected(rejection),
         };
         if self.do_not_call.contains(&contact.phone) {
             return RowOutcome::Rejected(validator.rejection(
-                raw.row,
+                row,
                 &record,
                 ErrorCode::DoNotCall,
                 format!("{} is on your do-not-call list", contact.phone),
@@ -371,18 +260,18 @@ impl<'a> Screen<'a> {
         if let Some(earlier) = self
             .first_occurrences
             .as_mut()
-            .and_then(|first| first.earlier_row(&contact.phone, raw.row))
+            .and_then(|first| first.earlier_row(&contact.phone, row))
         {
             return RowOutcome::Rejected(duplicate_in_file(
                 validator,
-                raw.row,
+                row,
                 &record,
                 &contact.phone,
                 earlier,
             ));
         }
         RowOutcome::Accepted(AcceptedRow {
-            row: raw.row,
+            row: row,
             contact,
             record,
         })
@@ -418,4 +307,29 @@ pub fn duplicate_existing(
         format!("{} is already in {destination}", accepted.contact.phone),
         "Nothing to fix if the stored contact is right; import with duplicates set to update to refresh it with this row's values",
     )
+}
+
+/// Excel's `sep=;` first line, which names the delimiter: the delimiter,
+/// and the bytes of the line with its line ending.
+fn declared_delimiter(head: &[u8]) -> Result<Option<(Delimiter, u64)>, Refusal> {
+    let Some(rest) = head
+        .get(..4)
+        .filter(|start| start.eq_ignore_ascii_case(b"sep="))
+        .map(|_| &head[4..])
+    else {
+        return Ok(None);
+    };
+    let value_len = memchr::memchr2(b'\r', b'\n', rest).unwrap_or(rest.len());
+    let line_end = match &rest[value_len..] {
+        [b'\r', b'\n', ..] => 2,
+        [] => 0,
+        _ => 1,
+    };
+    let value = &rest[..value_len];
+    match Delimiter::ALL.into_iter().find(|d| value == [d.byte()]) {
+        Some(delimiter) => Ok(Some((delimiter, (4 + value_len + line_end) as u64))),
+        None => Err(Refusal::UnsupportedSeparator {
+            found: String::from_utf8_lossy(&value[..value.len().min(16)]).into_owned(),
+        }),
+    }
 }

@@ -8,8 +8,11 @@ use encoding_rs::{Encoding, UTF_16BE, UTF_16LE, WINDOWS_1252};
 use encoding_rs_io::{DecodeReaderBytes, DecodeReaderBytesBuilder};
 use serde::{Deserialize, Serialize};
 
-/// How much of the file is looked at to choose the encoding.
-const SNIFF_BYTES: usize = 64 * 1024;
+use crate::refusal::Refusal;
+
+/// How much of the file is looked at to tell what it is: its kind, its
+/// encoding, its delimiter.
+pub const HEAD_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TextEncoding {
@@ -61,6 +64,127 @@ impl fmt::Display for TextEncoding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.label())
     }
+}
+
+/// A file that is not delimited text, told by its first bytes, so that the
+/// user hears what they uploaded rather than what its bytes look like as CSV.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotText {
+    ExcelWorkbook,
+    OpenDocument,
+    LegacyOffice,
+    ZipArchive,
+    Gzip,
+    OtherArchive,
+    Pdf,
+    Utf32,
+    Binary,
+}
+
+impl NotText {
+    /// What the file is, as a sentence's subject complement.
+    pub fn what(self) -> &'static str {
+        match self {
+            NotText::ExcelWorkbook => "an Excel workbook (.xlsx)",
+            NotText::OpenDocument => "an OpenDocument spreadsheet (.ods)",
+            NotText::LegacyOffice => {
+                "an Excel 97-2003 workbook (.xls) or another Office 97-2003 document"
+            }
+            NotText::ZipArchive => "a zip archive",
+            NotText::Gzip => "a gzip-compressed file",
+            NotText::OtherArchive => "a compressed archive (7z, bzip2, xz or rar)",
+            NotText::Pdf => "a PDF document",
+            NotText::Utf32 => "text in UTF-32",
+            NotText::Binary => "binary data",
+        }
+    }
+
+    /// What to do instead.
+    pub fn fix(self) -> &'static str {
+        match self {
+            NotText::ExcelWorkbook | NotText::OpenDocument | NotText::LegacyOffice => {
+                "open it in your spreadsheet program, save the sheet as \"CSV UTF-8\", and upload the .csv file"
+            }
+            NotText::ZipArchive | NotText::Gzip | NotText::OtherArchive => {
+                "extract it and upload the CSV file inside"
+            }
+            NotText::Pdf => {
+                "export the contacts as CSV from the program that made the PDF, and upload that"
+            }
+            NotText::Utf32 => "save it as CSV UTF-8 and upload it again",
+            NotText::Binary => "export your contacts as a CSV file and upload that",
+        }
+    }
+}
+
+/// Recognises, from its first bytes, a file that is not text to read as CSV.
+pub fn sniff_not_text(head: &[u8]) -> Option<NotText> {
+    const OLE2: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+    const ARCHIVES: [&[u8]; 4] = [
+        &[0x37, 0x7A, 0xBC, 0xAF, 0x27, 0x1C],
+        b"BZh",
+        &[0xFD, b'7', b'z', b'X', b'Z', 0x00],
+        b"Rar!\x1A\x07",
+    ];
+    let contains = |needle: &[u8]| memchr::memmem::find(head, needle).is_some();
+    if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
+        return Some(if contains(b"opendocument.spreadsheet") {
+            NotText::OpenDocument
+        } else if contains(b"xl/") {
+            NotText::ExcelWorkbook
+        } else {
+            NotText::ZipArchive
+        });
+    }
+    if head.starts_with(OLE2) {
+        return Some(NotText::LegacyOffice);
+    }
+    if head.starts_with(&[0x1F, 0x8B]) {
+        return Some(NotText::Gzip);
+    }
+    if ARCHIVES.iter().any(|magic| head.starts_with(magic)) {
+        return Some(NotText::OtherArchive);
+    }
+    if head.starts_with(b"%PDF-") {
+        return Some(NotText::Pdf);
+    }
+    if head.starts_with(&[0xFF, 0xFE, 0, 0])
+        || head.starts_with(&[0, 0, 0xFE, 0xFF])
+        || looks_utf32(head)
+    {
+        return Some(NotText::Utf32);
+    }
+    if sniff_utf16_without_bom(head).is_none()
+        && !head.starts_with(&[0xFF, 0xFE])
+        && !head.starts_with(&[0xFE, 0xFF])
+        && mostly_control_bytes(head)
+    {
+        return Some(NotText::Binary);
+    }
+    None
+}
+
+/// ASCII in UTF-32 has three NULs in every four bytes.
+fn looks_utf32(head: &[u8]) -> bool {
+    let units = head.len() / 4;
+    if units < 2 {
+        return false;
+    }
+    let zero_pairs = head
+        .chunks_exact(4)
+        .filter(|unit| unit[1] == 0 && unit[2] == 0 && (unit[0] == 0) != (unit[3] == 0))
+        .count();
+    zero_pairs * 10 >= units * 9
+}
+
+/// Text, in any encoding read here, has almost no control bytes; binary
+/// data (an image, a database, random bytes, /dev/zero) has many.
+fn mostly_control_bytes(head: &[u8]) -> bool {
+    let control = head
+        .iter()
+        .filter(|&&b| matches!(b, 0..=8 | 0x0E..=0x1F | 0x7F))
+        .count();
+    control > 0 && control * 100 >= head.len()
 }
 
 /// Chooses the encoding from the first bytes of a file. `complete` says the
@@ -133,12 +257,17 @@ impl<R: Read> Read for Utf8Reader<R> {
 
 /// Sniffs the encoding from the head of `input` and returns it with a
 /// reader of the whole file as UTF-8. Memory stays constant whatever the size.
-pub fn utf8_reader<R: Read>(mut input: R) -> io::Result<(TextEncoding, Utf8Reader<R>)> {
-    let mut head = Vec::with_capacity(SNIFF_BYTES);
+/// A file that is not text is refused here, before a byte is decoded.
+pub fn utf8_reader<R: Read>(mut input: R) -> Result<(TextEncoding, Utf8Reader<R>), Refusal> {
+    let mut head = Vec::with_capacity(HEAD_BYTES);
     let complete = (&mut input)
-        .take(SNIFF_BYTES as u64)
+        .take(HEAD_BYTES as u64)
         .read_to_end(&mut head)
-        .map(|n| n < SNIFF_BYTES)?;
+        .map(|n| n < HEAD_BYTES)
+        .map_err(|e| Refusal::Unreadable(e.to_string()))?;
+    if let Some(kind) = sniff_not_text(&head) {
+        return Err(Refusal::NotText(kind));
+    }
     let encoding = sniff_encoding(&head, complete);
     let inner = match encoding.transcoder() {
         None => {

@@ -18,6 +18,7 @@ pub mod phone;
 pub mod pipeline;
 pub mod plan;
 pub mod ports;
+pub mod records;
 pub mod refusal;
 pub mod report;
 pub mod row;

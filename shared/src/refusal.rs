@@ -1,6 +1,15 @@
 //! Reasons a whole file is refused before any row is imported.
 
+use crate::input::NotText;
+use crate::records::{RecordError, MAX_ROW_BYTES};
 use crate::spec::SpecError;
+
+/// The most columns a file may have. Excel sheets stop at 16,384; CRM
+/// exports with every property stay under a thousand.
+pub const MAX_COLUMNS: usize = 4_096;
+
+/// The longest a column name may be, in bytes.
+pub const MAX_HEADER_BYTES: usize = 1_024;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
@@ -26,6 +35,20 @@ pub enum Refusal {
     },
     #[error("custom field `{key}` is required but no column maps to it; add a `{key}` column or map one with \"custom:{key}\"")]
     RequiredFieldWithoutColumn { key: String },
+    #[error("this is {}, not a CSV file; {}", .0.what(), .0.fix())]
+    NotText(NotText),
+    #[error("row {row}, the first row of the file, has no column names; put the header (for example phone,first_name,last_name) on the first row")]
+    BlankHeader { row: u64 },
+    #[error("the header has {found} columns, more than the {MAX_COLUMNS} a file may have; remove the columns you do not import")]
+    TooManyColumns { found: usize },
+    #[error("column {column}'s name is {bytes} bytes long, more than the {MAX_HEADER_BYTES} a column name may have; the first row must be a header such as phone,first_name,last_name")]
+    HeaderTooLong { column: usize, bytes: usize },
+    #[error("the first line `sep={found}` asks for a delimiter that is not read here; use sep=, sep=; or sep=| (or a tab), or delete that line")]
+    UnsupportedSeparator { found: String },
+    #[error("row {row} is longer than {} MiB, which no contact row needs; check that this is a CSV export, or split the row's long values", MAX_ROW_BYTES >> 20)]
+    RowTooLong { row: u64 },
+    #[error("{0}; check the quotes in the file: a value that starts with \" must end with \", and a quote inside a value is written twice (\"\")")]
+    BrokenQuoting(String),
     #[error("the file could not be read: {0}")]
     Unreadable(String),
     #[error(transparent)]
@@ -42,8 +65,27 @@ impl Refusal {
             Refusal::ConflictingMapping { .. } => "conflicting_mapping",
             Refusal::UnknownColumn { .. } => "unknown_column",
             Refusal::RequiredFieldWithoutColumn { .. } => "required_field_without_column",
+            Refusal::NotText(_) => "not_csv",
+            Refusal::BlankHeader { .. } => "blank_header",
+            Refusal::TooManyColumns { .. } => "too_many_columns",
+            Refusal::HeaderTooLong { .. } => "header_too_long",
+            Refusal::UnsupportedSeparator { .. } => "unsupported_separator",
+            Refusal::RowTooLong { .. } => "row_too_long",
+            Refusal::BrokenQuoting(_) => "broken_quoting",
             Refusal::Unreadable(_) => "unreadable",
             Refusal::Spec(_) => "invalid_spec",
+        }
+    }
+}
+
+impl From<RecordError> for Refusal {
+    fn from(error: RecordError) -> Self {
+        match error {
+            RecordError::RowTooLong { row } => Refusal::RowTooLong { row },
+            RecordError::QuotesRunOn => Refusal::BrokenQuoting(error.to_string()),
+            RecordError::Io(_) | RecordError::OutOfOrder { .. } => {
+                Refusal::Unreadable(error.to_string())
+            }
         }
     }
 }

@@ -14,8 +14,13 @@ use crate::input::Delimiter;
 use crate::outcome::{ErrorCode, Rejection};
 use crate::phone::{PhoneParser, PhoneProblem};
 use crate::plan::ColumnPlan;
+use crate::records::RawRecord;
 use crate::report::restore;
 use crate::spec::{FieldKind, FieldRule, ImportSpec};
+
+/// The longest a value may be, in bytes: above Excel's 32,767 characters
+/// in any script.
+pub const MAX_CELL_BYTES: usize = 128 * 1024;
 
 /// Consent values that let a row through, compared trimmed and in any case.
 const CONSENT_YES: [&str; 8] = [
@@ -79,12 +84,12 @@ impl RowValidator {
     }
 
     /// Checks one record read from the file.
-    pub fn check(
-        &self,
-        row: u64,
-        record: ByteRecord,
-    ) -> Result<(Contact, StringRecord), Rejection> {
-        let record = match StringRecord::from_byte_record(record) {
+    pub fn check(&self, raw: RawRecord) -> Result<(Contact, StringRecord), Rejection> {
+        let row = raw.row;
+        if raw.quote_never_closed {
+            return Err(self.quote_never_closed(row, &raw.record));
+        }
+        let record = match StringRecord::from_byte_record(raw.record) {
             Ok(record) => record,
             Err(e) => return Err(self.undecodable(row, &e.into_byte_record())),
         };
@@ -148,6 +153,24 @@ impl RowValidator {
                 None,
                 "the row has characters that are not valid UTF-8 (shown here as Windows-1252)".to_owned(),
                 "Check the accented letters of this row, save the file as CSV UTF-8 and upload it again",
+            ),
+        )
+    }
+
+    /// A row whose quote never closes, read up to the end of its line.
+    fn quote_never_closed(&self, row: u64, record: &ByteRecord) -> Rejection {
+        let cells: Vec<String> = record
+            .iter()
+            .map(|cell| String::from_utf8_lossy(cell).into_owned())
+            .collect();
+        self.reject(
+            row,
+            &StringRecord::from(cells),
+            Broken::new(
+                ErrorCode::MalformedRow,
+                None,
+                "a quote opened in this row never closes, so the row was read up to the end of its line; the rows below it were read on their own".to_owned(),
+                "Close the quote (a value that starts with \" must end with \"), or remove it; write a quote inside a value as two (\"\")",
             ),
         )
     }
@@ -252,6 +275,27 @@ impl RowValidator {
         let found = record.len();
         // Trailing empty cells, as spreadsheets leave after a stray edit, carry nothing.
         let extra_with_data = record.iter().skip(expected).any(|v| !v.trim().is_empty());
+        if let Some((column, cell)) = record
+            .iter()
+            .enumerate()
+            .find(|(_, cell)| cell.len() > MAX_CELL_BYTES)
+        {
+            let name = self
+                .plan
+                .columns()
+                .get(column)
+                .map_or("beyond the header", |c| c.header.as_str());
+            return Err(Broken::new(
+                ErrorCode::MalformedRow,
+                Some(column).filter(|&c| c < expected),
+                format!(
+                    "the value in column `{name}` is {} KiB, more than the {} KiB a value may have",
+                    cell.len() >> 10,
+                    MAX_CELL_BYTES >> 10
+                ),
+                "Shorten the value; a value this long is often a quote that closes rows later than meant, so check this row's quotes",
+            ));
+        }
         if found < expected || extra_with_data {
             let delimiter = self.delimiter.as_str().escape_default();
             return Err(Broken::new(

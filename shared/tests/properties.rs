@@ -4,8 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use contact_import_core::engine::{duplicate_existing, RecordReader, ResumePoint};
+use contact_import_core::engine::duplicate_existing;
 use contact_import_core::input::Delimiter;
+use contact_import_core::records::{RecordReader, ResumePoint};
 use contact_import_core::report::ReportWriter;
 use contact_import_core::spec::DuplicateMode;
 use contact_import_core::{

@@ -11,10 +11,10 @@ use tracing::{info, info_span, warn, Instrument};
 
 use super::importer::report_lines;
 use super::{ChunkMessage, FinalizeMessage, Pipeline, PipelineError};
-use crate::engine::RecordReader;
 use crate::imports::{keys, ChunkResult, ImportRecord, ImportStatus, ImportUpdate};
 use crate::outcome::{ErrorCode, Rejection, Tally};
 use crate::ports::{MessageQueue, ObjectStore, Store};
+use crate::records::RecordReader;
 use crate::report::REPORT_COLUMNS;
 use crate::row::RowValidator;
 use csv::StringRecord;

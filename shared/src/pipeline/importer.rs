@@ -5,10 +5,11 @@ use std::collections::HashMap;
 use tracing::{info, info_span, Instrument};
 
 use super::{ChunkMessage, Pipeline, PipelineError};
-use crate::engine::{duplicate_existing, duplicate_in_file, AcceptedRow, RecordReader};
+use crate::engine::{duplicate_existing, duplicate_in_file, AcceptedRow};
 use crate::imports::{keys, ChunkResult, ImportRecord};
 use crate::outcome::{ErrorCode, Rejection, Tally, WriteOutcome};
 use crate::ports::{ContactWrite, MessageQueue, ObjectStore, Store, WriteTarget};
+use crate::records::RecordReader;
 use crate::report::ReportWriter;
 use crate::row::RowValidator;
 
@@ -180,6 +181,7 @@ async fn check_rows(
     let spec = record.spec.clone();
     let start = chunk.start;
     let expected_rows = chunk.rows;
+    let first_row = chunk.first_row;
     tokio::task::spawn_blocking(move || {
         let validator = RowValidator::new(plan, &spec, facts.delimiter);
         let mut reader = RecordReader::new(bytes.as_slice(), facts.delimiter, start);
@@ -193,10 +195,18 @@ async fn check_rows(
             .next_record()
             .map_err(|e| PipelineError::Invalid(format!("reading the chunk: {e}")))?
         {
+            // Contact ids are made of row numbers: a row read where the
+            // splitter did not count it would overwrite another's contact.
+            let row = raw.row;
+            if row != first_row + rows && rows == 0 {
+                return Err(PipelineError::Invalid(format!(
+                    "the chunk starts at row {row} where the splitter counted row {first_row}; the file changed after it was split"
+                )));
+            }
             rows += 1;
-            match checked.validator.check(raw.row, raw.record) {
+            match checked.validator.check(raw) {
                 Ok((contact, record)) => checked.accepted.push(AcceptedRow {
-                    row: raw.row,
+                    row,
                     contact,
                     record,
                 }),

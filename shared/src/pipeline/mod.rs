@@ -16,9 +16,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::ResumePoint;
 use crate::imports::ImportRecord;
 use crate::ports::{MessageQueue, ObjectStore, PortError, QueueName, Store};
+use crate::records::ResumePoint;
 
 pub use finalizer::ImportSummary;
 pub use splitter::{Resumed, SplitOutcome, Upload};

@@ -7,11 +7,12 @@ use tokio::runtime::Handle;
 use tracing::{info, info_span, warn, Instrument};
 
 use super::{to_json, ChunkMessage, Pipeline, PipelineError};
-use crate::engine::{ContactFile, FileFacts, FirstOccurrences, ResumePoint};
+use crate::engine::{ContactFile, FileFacts, FirstOccurrences};
 use crate::imports::{import_id_for, keys, Failure, ImportRecord, ImportStatus, ImportUpdate};
 use crate::input::{utf8_reader, TextEncoding};
 use crate::plan::ColumnPlan;
 use crate::ports::{MessageQueue, ObjectInfo, ObjectStore, QueueName, Store};
+use crate::records::ResumePoint;
 use crate::refusal::Refusal;
 use crate::spec::{DuplicateMode, ImportSpec, SpecError};
 
@@ -328,7 +329,7 @@ where
             let raw = handle.block_on(objects.reader(&key))?;
             let (encoding, utf8) = match utf8_reader(raw) {
                 Ok(sniffed) => sniffed,
-                Err(e) => return Ok(Err(Refusal::Unreadable(e.to_string()))),
+                Err(refusal) => return Ok(Err(refusal)),
             };
             let (data_key, data_skip) = match encoding {
                 TextEncoding::Utf8 => (key, 0),
@@ -364,6 +365,9 @@ where
     }
 }
 
+/// The most bytes of rows one chunk holds: an importer reads its chunk whole.
+const MAX_CHUNK_BYTES: u64 = 16 << 20;
+
 /// Cuts the file into chunks of `chunk_rows` records and decides, in file
 /// order, which rows repeat a number of an earlier row.
 fn plan_chunks<R: Read>(
@@ -398,13 +402,14 @@ fn plan_chunks<R: Read>(
         let end = raw.end;
         let row = raw.row;
         if let Some(first) = first_occurrences.as_mut() {
-            if let Ok((contact, _)) = file.validator().check(row, raw.record) {
+            if let Ok((contact, _)) = file.validator().check(raw) {
                 if let Some(earlier) = first.earlier_row(&contact.phone, row) {
                     chunk.duplicates.push((row, earlier));
                 }
             }
         }
-        if chunk.rows == chunk_rows {
+        // Long rows make a chunk short, so that an importer's memory is bounded.
+        if chunk.rows == chunk_rows || chunk.end_byte - chunk.start.byte >= MAX_CHUNK_BYTES {
             chunks.push(finish(current.take().expect("a chunk is open")));
             start = end;
         }
