@@ -271,7 +271,7 @@ impl<'a> Screen<'a> {
             ));
         }
         RowOutcome::Accepted(AcceptedRow {
-            row: row,
+            row,
             contact,
             record,
         })
