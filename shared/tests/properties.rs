@@ -156,7 +156,7 @@ proptest! {
         mode in mode_strategy(),
         do_not_call in prop::collection::hash_set((0..POOL).prop_map(e164), 0..5),
         stored in prop::collection::hash_set((0..POOL).prop_map(e164), 0..10),
-        eol in prop_oneof![Just("\n"), Just("\r\n")],
+        eol in prop_oneof![Just("\n"), Just("\r\n"), Just("\r")],
         final_eol in any::<bool>(),
     ) {
         let lines: Vec<Line> = std::iter::once(first).chain(rest).collect();
@@ -243,7 +243,7 @@ proptest! {
     #[test]
     fn reading_resumed_mid_file_numbers_rows_as_the_whole_file(
         lines in prop::collection::vec(line_strategy(), 1..40),
-        eol in prop_oneof![Just("\n"), Just("\r\n")],
+        eol in prop_oneof![Just("\n"), Just("\r\n"), Just("\r")],
         final_eol in any::<bool>(),
         cut in any::<prop::sample::Index>(),
     ) {

@@ -2,7 +2,7 @@
 //! the whole file, then the same import under duplicate delivery, reordered
 //! chunks, a crash at every write, and chunks that never succeed.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
 use super::runner::{Delivery, LocalRunner, Order};
@@ -497,4 +497,184 @@ async fn a_chunk_that_never_succeeds_is_reported_as_internal_errors_and_the_impo
         (2..62).collect::<Vec<u64>>(),
         "every row is in the report, once"
     );
+}
+
+/// Files as real spreadsheets and careless edits leave them: every line
+/// ending, blank lines, quoted cells holding delimiters, quotes and line
+/// breaks, and quotes that never close.
+mod whatever_arrives {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[derive(Debug, Clone)]
+    enum Line {
+        Good {
+            n: u16,
+            note: Note,
+        },
+        /// A quote opens the last cell and never closes on its line.
+        RunOnQuote {
+            n: u16,
+        },
+        TooFewFields,
+        InvalidPhone,
+        Blank,
+    }
+
+    #[derive(Debug, Clone)]
+    enum Note {
+        Plain,
+        /// Quoted, with the delimiter and doubled quotes inside.
+        Punctuated,
+        /// Quoted, with a line break inside.
+        MultiLine,
+    }
+
+    const POOL: u16 = 30;
+
+    fn line() -> impl Strategy<Value = Line> {
+        let note = prop_oneof![
+            Just(Note::Plain),
+            Just(Note::Punctuated),
+            Just(Note::MultiLine)
+        ];
+        prop_oneof![
+            6 => (0..POOL, note).prop_map(|(n, note)| Line::Good { n, note }),
+            1 => (0..POOL).prop_map(|n| Line::RunOnQuote { n }),
+            1 => Just(Line::TooFewFields),
+            1 => Just(Line::InvalidPhone),
+            1 => Just(Line::Blank),
+        ]
+    }
+
+    /// One ending for the whole file, or each line its own.
+    fn endings() -> impl Strategy<Value = Vec<&'static str>> {
+        let one = prop_oneof![Just("\n"), Just("\r\n"), Just("\r")];
+        prop_oneof![
+            one.clone().prop_map(|eol| vec![eol]),
+            prop::collection::vec(one, 2..8),
+        ]
+    }
+
+    fn render(lines: &[Line], endings: &[&str], final_eol: bool) -> Vec<u8> {
+        let eol = |i: usize| endings[i % endings.len()];
+        let mut text = format!("Phone,Name,Note{}", eol(0));
+        let mut previous = eol(0);
+        for (i, line) in lines.iter().enumerate() {
+            // A CR then a blank line's LF is one CR LF, in any reader's eyes.
+            let eol = match (previous, line, eol(i + 1)) {
+                ("\r", Line::Blank, "\n") => "\r",
+                _ => eol(i + 1),
+            };
+            previous = eol;
+            text += &match line {
+                Line::Good { n, note } => {
+                    let note = match note {
+                        Note::Plain => "plain".to_owned(),
+                        Note::Punctuated => "\"said, \"\"call me\"\"\"".to_owned(),
+                        Note::MultiLine => format!("\"first line{eol}second line\""),
+                    };
+                    format!("+1415234{n:04},Ann Lee,{note}")
+                }
+                Line::RunOnQuote { n } => format!("+1415234{n:04},Bo Ray,\"open note"),
+                Line::TooFewFields => "+14152340001".to_owned(),
+                Line::InvalidPhone => "12345,Cy,plain".to_owned(),
+                Line::Blank => String::new(),
+            };
+            text += eol;
+        }
+        if !final_eol {
+            let last = eol(lines.len());
+            text.truncate(text.len() - last.len());
+        }
+        text.into_bytes()
+    }
+
+    /// The outcome of each row, counted independently of any reader: a
+    /// line is a row, a line break inside a quoted cell is not.
+    fn model(lines: &[Line]) -> BTreeMap<u64, Result<WriteOutcome, ErrorCode>> {
+        let mut seen = HashSet::new();
+        let mut expected = BTreeMap::new();
+        for (i, line) in lines.iter().enumerate() {
+            let row = i as u64 + 2;
+            let outcome = match line {
+                Line::Blank => continue,
+                Line::Good { n, .. } if seen.insert(*n) => Ok(WriteOutcome::Inserted),
+                Line::Good { .. } => Err(ErrorCode::DuplicateInFile),
+                Line::RunOnQuote { .. } | Line::TooFewFields => Err(ErrorCode::MalformedRow),
+                Line::InvalidPhone => Err(ErrorCode::InvalidPhone),
+            };
+            expected.insert(row, outcome);
+        }
+        expected
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(150))]
+
+        #[test]
+        fn every_record_is_a_contact_or_a_report_line(
+            first in (0..POOL).prop_map(|n| Line::Good { n, note: Note::Plain }),
+            rest in prop::collection::vec(line(), 0..40),
+            endings in endings(),
+            final_eol in any::<bool>(),
+            chunk_rows in 1u64..9,
+            seed in any::<u64>(),
+        ) {
+            let lines: Vec<Line> = std::iter::once(first).chain(rest).collect();
+            let file = render(&lines, &endings, final_eol);
+            let expected = model(&lines);
+            let snap = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(async {
+                    let h = harness(chunk_rows, delivery(Order::Shuffled(seed), 2));
+                    import(&h, &file).await;
+                    snapshot(&h).await
+                });
+            prop_assert!(snap.tally.adds_up(), "{:?}", snap.tally);
+            prop_assert_eq!(snap.tally.processed, expected.len() as u64);
+            prop_assert_eq!(snap.contacts.len() as u64, snap.tally.inserted);
+            let report_lines = snap.report.as_deref().map_or(0, |r| r.lines().count() as u64);
+            let rejected = snap.tally.skipped + snap.tally.failed;
+            // The header, and lines of rows whose cells hold line breaks.
+            prop_assert!(rejected == 0 || report_lines > rejected);
+            prop_assert_eq!(pipeline_outcomes(&snap), expected);
+        }
+    }
+
+    #[tokio::test]
+    async fn cr_only_endings_store_every_contact_under_its_own_row() {
+        let mut file = b"phone,name\r".to_vec();
+        for i in 0..1_001u32 {
+            file.extend(format!("+1415555{i:04},Person {i}\r").as_bytes());
+        }
+        file.extend(b"bad,row\r");
+        let h = harness(100, delivery(Order::AsSent, 1));
+        import(&h, &file).await;
+        let snap = snapshot(&h).await;
+        assert_eq!(snap.tally.inserted, 1_001);
+        assert_eq!(snap.contacts.len(), 1_001);
+        let rows: BTreeSet<u64> = snap.contacts.iter().map(|c| c.row).collect();
+        assert_eq!(rows, (2..=1_002).collect());
+        let report = snap.report.unwrap();
+        assert!(report.contains("\n1003,invalid_phone,"), "{report}");
+    }
+
+    #[tokio::test]
+    async fn a_quote_that_never_closes_near_the_end_loses_no_row() {
+        let file =
+            b"phone,name\n+14155550001,Ann\n+14155550002,\"Bo\n+14155550003,Cy\n+14155550004,Di\n";
+        let h = harness(2, delivery(Order::Reversed, 1));
+        import(&h, file).await;
+        let snap = snapshot(&h).await;
+        assert_eq!(snap.tally.processed, 4);
+        assert_eq!(snap.tally.inserted, 3);
+        let rows: Vec<u64> = snap.contacts.iter().map(|c| c.row).collect();
+        assert_eq!(rows, [2, 4, 5]);
+        let report = snap.report.unwrap();
+        assert!(report.contains("\n3,malformed_row,"), "{report}");
+    }
 }
