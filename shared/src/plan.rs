@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::headers::{custom_key, detect_target, normalise_header, Field};
 use crate::phone::PhoneParser;
 use crate::refusal::{list_headers, Refusal};
-use crate::report::{is_report_header, REPORT_COLUMNS};
+use crate::report::report_columns;
 use crate::spec::{ImportSpec, Target, Unmapped};
 
 /// A sampled column must hold at least this share of valid numbers to be
@@ -200,12 +200,11 @@ impl<'a> PlanBuilder<'a> {
         spec: &'a ImportSpec,
         phones: &'a PhoneParser,
     ) -> Self {
-        let report_input = is_report_header(headers);
+        let report = report_columns(headers);
+        let report_input = report.is_some();
         let mut targets = vec![None; headers.len()];
-        if report_input {
-            for target in targets.iter_mut().take(REPORT_COLUMNS.len()) {
-                *target = Some((Target::Ignore, MappingSource::ReportColumn));
-            }
+        for column in report.into_iter().flatten() {
+            targets[column] = Some((Target::Ignore, MappingSource::ReportColumn));
         }
         PlanBuilder {
             headers,

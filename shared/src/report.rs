@@ -9,9 +9,26 @@ use crate::outcome::Rejection;
 /// The columns a report puts before the file's own columns.
 pub const REPORT_COLUMNS: [&str; 4] = ["row", "error_code", "error_message", "guidance"];
 
+/// Where the report's own columns stand in a file's headers, when the file
+/// is a report uploaded again after fixes: wherever the user moved them.
+pub fn report_columns(headers: &[String]) -> Option<[usize; 4]> {
+    if headers.len() <= REPORT_COLUMNS.len() {
+        return None;
+    }
+    let mut found = [0; 4];
+    for (slot, name) in found.iter_mut().zip(REPORT_COLUMNS) {
+        let mut at = headers.iter().enumerate().filter(|(_, h)| *h == name);
+        *slot = match (at.next(), at.next()) {
+            (Some((i, _)), None) => i,
+            _ => return None,
+        };
+    }
+    Some(found)
+}
+
 /// Whether a file's headers are those of a report, uploaded again after fixes.
 pub fn is_report_header(headers: &[String]) -> bool {
-    headers.len() > REPORT_COLUMNS.len() && headers.iter().zip(REPORT_COLUMNS).all(|(h, r)| h == r)
+    report_columns(headers).is_some()
 }
 
 /// Cells starting with these are read as formulas by spreadsheets (OWASP CSV injection).

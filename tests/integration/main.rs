@@ -8,6 +8,7 @@ mod support;
 mod contacts;
 mod encodings;
 mod mapping;
+mod refusals;
 mod report;
 mod rows;
 mod rules;

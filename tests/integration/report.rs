@@ -126,6 +126,33 @@ fn reimported_report_ignores_the_report_columns() {
 }
 
 #[test]
+fn report_columns_are_recognised_wherever_the_user_moved_them() {
+    let report = read_csv(&injection_import().report());
+    // The four report columns moved behind the file's own, as a user might.
+    let mut moved = csv::Writer::from_writer(Vec::new());
+    let reorder =
+        |line: &[String]| -> Vec<String> { line[4..].iter().chain(&line[..4]).cloned().collect() };
+    moved.write_record(reorder(&report.header)).unwrap();
+    for line in &report.rows {
+        moved.write_record(reorder(line)).unwrap();
+    }
+    let reimport = import_bytes(&moved.into_inner().unwrap(), "{}", &[]);
+    assert!(reimport.plan.is_report_input());
+    for header in REPORT_COLUMNS {
+        assert_eq!(
+            reimport.target(header),
+            (&Target::Ignore, MappingSource::ReportColumn),
+            "{header}"
+        );
+    }
+    assert_eq!(reimport.plan.custom_keys(), ["notes", "amount", "handle"]);
+    assert_eq!(
+        reimport.summary(),
+        import_bytes(&injection_import().report(), "{}", &[]).summary()
+    );
+}
+
+#[test]
 fn reimported_report_restores_neutralised_values() {
     let reimport = import_bytes(&injection_import().report(), "{}", &[]);
     assert_eq!(

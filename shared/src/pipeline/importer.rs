@@ -198,7 +198,7 @@ async fn check_rows(
             // Contact ids are made of row numbers: a row read where the
             // splitter did not count it would overwrite another's contact.
             let row = raw.row;
-            if row != first_row + rows && rows == 0 {
+            if rows == 0 && row != first_row {
                 return Err(PipelineError::Invalid(format!(
                     "the chunk starts at row {row} where the splitter counted row {first_row}; the file changed after it was split"
                 )));

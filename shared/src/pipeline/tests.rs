@@ -646,6 +646,24 @@ mod whatever_arrives {
     }
 
     #[tokio::test]
+    async fn a_chunk_whose_rows_are_not_where_the_splitter_counted_them_writes_nothing() {
+        let h = harness(10, delivery(Order::AsSent, 1));
+        h.objects.upload(KEY, synthetic(30), "v1", None);
+        h.runner.pipeline().split(upload()).await.unwrap();
+        let sent = h.queue.take(QueueName::Chunks);
+        let mut chunk: ChunkMessage = parse_message(&sent[1]).unwrap();
+        // Rows numbered from elsewhere would make the contact ids of other rows.
+        chunk.first_row -= 10;
+        let error = h.runner.pipeline().import_chunk(chunk).await.unwrap_err();
+        assert!(!error.is_retryable());
+        assert!(
+            error.to_string().contains("where the splitter counted row"),
+            "{error}"
+        );
+        assert!(h.store.all_contacts().is_empty());
+    }
+
+    #[tokio::test]
     async fn cr_only_endings_store_every_contact_under_its_own_row() {
         let mut file = b"phone,name\r".to_vec();
         for i in 0..1_001u32 {
