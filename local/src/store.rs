@@ -489,7 +489,7 @@ impl ImportStore for RedbStore {
             let txn = db.begin_read()?;
             let imports = txn.open_table(IMPORTS)?;
             let record = imports.get((tenant.as_str(), import_id.as_str()))?;
-            Ok(record.map(|json| decode(json.value())).transpose()?)
+            record.map(|json| decode(json.value())).transpose()
         })
         .await
     }
