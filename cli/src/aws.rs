@@ -3,13 +3,12 @@
 //! the import record that the stack's functions keep; the other commands
 //! read the stack's table and bucket.
 
-use std::fs::File;
 use std::io::BufReader;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use contact_import_aws::{AwsObjects, Clients, DynamoStore, TABLE_TAG};
+use contact_import_core::echo::echo;
 use contact_import_core::imports::{import_id_for, keys, ImportRecord};
 use contact_import_core::ports::{ImportStore, ObjectStore};
 use contact_import_core::ImportSpec;
@@ -17,6 +16,7 @@ use tokio::time::Instant;
 
 use crate::backend::{Backend, BackendArgs};
 use crate::failure::{BadInput, Failure};
+use crate::files::Input;
 use crate::progress::Progress;
 
 /// How often an import's record is read while it runs.
@@ -68,7 +68,7 @@ impl Aws {
                 .await
                 .map_err(|e| {
                     BadInput::other(
-                        format!("--bucket {bucket}"),
+                        format!("--bucket {}", echo(&bucket)),
                         "bad_bucket",
                         format!(
                             "the bucket cannot be read ({e}); pass the stack's \
@@ -78,7 +78,7 @@ impl Aws {
                 })?
                 .ok_or_else(|| {
                     BadInput::other(
-                        format!("--bucket {bucket}"),
+                        format!("--bucket {}", echo(&bucket)),
                         "no_table",
                         format!(
                             "the bucket has no `{TABLE_TAG}` tag naming the stack's table; \
@@ -137,12 +137,11 @@ impl Backend for Aws {
 
     async fn import(
         &self,
-        file: &Path,
+        body: Input,
         key: &str,
         spec: &ImportSpec,
         progress: &Progress,
     ) -> Result<ImportRecord, Failure> {
-        let body = File::open(file).map_err(|e| BadInput::unreadable(file, &e))?;
         // The sidecar first: the file's upload is what starts the import.
         let sidecar = serde_json::to_vec_pretty(spec)?;
         self.objects.put(&keys::spec_sidecar(key), sidecar).await?;

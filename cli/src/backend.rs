@@ -8,14 +8,16 @@
 //! import record its functions keep. The commands are the same for both.
 
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+use contact_import_core::echo::echo;
 use contact_import_core::imports::ImportRecord;
 use contact_import_core::ports::{ImportStore, ObjectStore, Store};
 use contact_import_core::spec::check_identifier;
 use contact_import_core::ImportSpec;
 
 use crate::failure::{BadInput, Failure};
+use crate::files::Input;
 use crate::progress::Progress;
 
 /// Where a command's data lives: shared by every command that reads or writes it.
@@ -82,10 +84,11 @@ pub trait Backend {
 
     /// Stores `file` under the upload `key` with `spec` as its sidecar, then
     /// runs or follows the import until its record is final, showing the
-    /// rows done on `progress`. The file has passed the pre-check.
+    /// rows done on `progress`. The file has passed the pre-check and is
+    /// open at its start.
     fn import(
         &self,
-        file: &Path,
+        file: Input,
         key: &str,
         spec: &ImportSpec,
         progress: &Progress,
@@ -109,7 +112,7 @@ pub async fn find_import<B: Backend>(
         .await?
         .ok_or_else(|| {
             BadInput::other(
-                import_id,
+                echo(import_id),
                 "unknown_import",
                 format!(
                     "no such import for {}; `contact-import history` lists the imports",
@@ -134,7 +137,13 @@ pub async fn latest_import<B: Backend>(backend: &B) -> Result<ImportRecord, Fail
 }
 
 /// Why an unfinished import is not going on, and what finishes it; `None`
-/// when it is running.
+/// when it may be running.
+///
+/// A local import runs in the command that opened the store, and redb locks
+/// the store file to one process (an flock, which ends with the process
+/// however it ends: Ctrl-C, a crash, a full disk). So a command that could
+/// open the store knows that no import in it is running, whatever its
+/// record's status and counters say.
 pub fn stopped_note<B: Backend>(backend: &B, record: &ImportRecord) -> Option<String> {
     (backend.resumes_imports() && !record.status.is_final()).then(|| {
         format!(

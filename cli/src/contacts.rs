@@ -2,18 +2,18 @@
 //! read page by page, never all at once.
 
 use std::collections::BTreeSet;
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
+use contact_import_core::echo::echo;
 use contact_import_core::ports::{ContactFilter, ContactStore, StoredContact};
 use contact_import_core::report::neutralise;
 use contact_import_core::spec::check_identifier;
-use contact_import_core::Refusal;
 use serde_json::Value;
 
 use crate::backend::{find_import, Backend, BackendArgs};
-use crate::failure::{describe_io, BadInput, Failure};
+use crate::failure::{BadInput, Failure};
+use crate::files::Output;
 use crate::layout::{fit, plural};
 
 /// Contacts read from the store at a time.
@@ -57,22 +57,23 @@ pub struct ContactsArgs {
 
 /// The scope a `--destination` names, as the store keeps it.
 pub fn scope_of(destination: &str) -> Result<String, BadInput> {
-    let refuse = || {
+    let refuse = |message: &str| {
         BadInput::other(
-            format!("--destination {destination}"),
+            format!("--destination {}", echo(destination)),
             "bad_destination",
-            "a destination is campaign:ID, agent:ID, list:NAME or contacts",
+            message,
         )
     };
     match destination.split_once(':') {
         None if destination == "contacts" => Ok(destination.to_owned()),
         Some(("campaign" | "agent", id)) => {
-            check_identifier("--destination", id)
-                .map_err(|e| BadInput::new(std::path::Path::new(destination), Refusal::Spec(e)))?;
+            check_identifier("id", id).map_err(|e| refuse(&e.message))?;
             Ok(destination.to_owned())
         }
         Some(("list", name)) if !name.trim().is_empty() => Ok(destination.to_owned()),
-        _ => Err(refuse()),
+        _ => Err(refuse(
+            "a destination is campaign:ID, agent:ID, list:NAME or contacts",
+        )),
     }
 }
 
@@ -97,20 +98,10 @@ pub async fn run<B: Backend>(
     match &args.output {
         None => write(command, &pages, out).await,
         Some(path) => {
-            let file = File::create(path).map_err(|e| {
-                BadInput::other(
-                    path.display(),
-                    "unwritable_output",
-                    format!(
-                        "the contacts cannot be written there: {}; choose another --output",
-                        describe_io(&e)
-                    ),
-                )
-            })?;
-            let mut file = BufWriter::new(file);
-            let written = write(command, &pages, &mut file).await;
-            file.flush()?;
-            written
+            let mut file = Output::create(path, "the contacts")?;
+            write(command, &pages, &mut file).await?;
+            file.finish()?;
+            Ok(())
         }
     }
 }

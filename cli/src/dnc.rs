@@ -6,9 +6,10 @@
 
 use std::collections::BTreeSet;
 use std::fs::File;
-use std::io::{self, BufReader, Cursor, Read, Write};
+use std::io::{self, BufReader, Cursor, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
+use contact_import_core::echo::echo;
 use contact_import_core::engine::SAMPLE_ROWS;
 use contact_import_core::headers::Field;
 use contact_import_core::input::{detect_delimiter, utf8_reader};
@@ -20,7 +21,8 @@ use contact_import_core::{ContactFile, ImportSpec, Refusal};
 use serde_json::json;
 
 use crate::backend::{Backend, BackendArgs};
-use crate::failure::{BadInput, Failure};
+use crate::failure::{describe_io, BadInput, Failure};
+use crate::files::open_regular;
 use crate::layout::plural;
 
 /// Numbers written to the store at a time.
@@ -91,7 +93,7 @@ pub fn numbers(command: &DncCommand) -> Result<Numbers, BadInput> {
     options.backend.tenant()?;
     let country = Country::try_from(options.country.clone()).map_err(|message| {
         BadInput::other(
-            format!("--country {}", options.country),
+            format!("--country {}", echo(&options.country)),
             "bad_country",
             message,
         )
@@ -106,8 +108,9 @@ pub fn numbers(command: &DncCommand) -> Result<Numbers, BadInput> {
                         "dnc add",
                         "invalid_number",
                         format!(
-                            "`{raw}` {}; write it with its country code, for example \
+                            "`{}` {}; write it with its country code, for example \
                              +14155552671, or pass --country; nothing was added",
+                            echo(raw),
                             problem.describe()
                         ),
                     )
@@ -124,14 +127,18 @@ pub fn numbers(command: &DncCommand) -> Result<Numbers, BadInput> {
 /// column, or else of its first.
 fn read_file(path: &Path, country: Country, parser: &PhoneParser) -> Result<Numbers, BadInput> {
     let refused = |refusal: Refusal| BadInput::new(path, refusal);
-    let (first, sample) = head(path)?;
+    // Opened once and read from the start each time: the path could name
+    // another file by the second read.
+    let input = open_regular(path)?;
+    let file = input.as_file();
+    let (first, sample) = head(file).map_err(refused)?;
     // A file of bare numbers has no header: its first line is a number too.
     let headerless = first.iter().any(|cell| parser.is_valid(cell));
     let mut spec = ImportSpec {
         default_country: country,
         ..ImportSpec::default()
     };
-    let mut contacts = match open(path, &spec) {
+    let mut contacts = match open(file, &spec) {
         Err(Refusal::NoPhoneColumn { .. }) => {
             let mut rows: Vec<&Vec<String>> = sample.iter().collect();
             if headerless {
@@ -141,7 +148,7 @@ fn read_file(path: &Path, country: Country, parser: &PhoneParser) -> Result<Numb
             let header = first.get(column).map_or("", |h| h.trim());
             spec.mapping
                 .insert(header.to_owned(), Target::Field(Field::Phone));
-            open(path, &spec)
+            open(file, &spec)
         }
         Err(Refusal::NoDataRows) if headerless => {
             // One line, and it holds a number.
@@ -211,27 +218,21 @@ fn most_phone_like(columns: usize, rows: &[&Vec<String>], parser: &PhoneParser) 
         .unwrap_or(0)
 }
 
-fn open(path: &Path, spec: &ImportSpec) -> Result<ContactFile<BufReader<File>>, Refusal> {
-    let file = open_file(path)?;
+/// `file` from its start, through the import rules.
+fn open<'a>(
+    mut file: &'a File,
+    spec: &ImportSpec,
+) -> Result<ContactFile<BufReader<&'a File>>, Refusal> {
+    file.rewind()
+        .map_err(|e| Refusal::Unreadable(describe_io(&e)))?;
     ContactFile::open(BufReader::new(file), spec)
-}
-
-fn open_file(path: &Path) -> Result<File, Refusal> {
-    let unreadable = |e: io::Error| Refusal::Unreadable(crate::failure::describe_io(&e));
-    let file = File::open(path).map_err(unreadable)?;
-    if file.metadata().map_err(unreadable)?.is_dir() {
-        return Err(unreadable(io::ErrorKind::IsADirectory.into()));
-    }
-    Ok(file)
 }
 
 /// The file's first line and a sample of the lines after it, read as the
 /// importer reads them.
-fn head(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>), BadInput> {
-    let refused = |refusal: Refusal| BadInput::new(path, refusal);
-    let unreadable = |e: io::Error| refused(Refusal::Unreadable(e.to_string()));
-    let file = open_file(path).map_err(refused)?;
-    let (_, mut utf8) = utf8_reader(BufReader::new(file)).map_err(refused)?;
+fn head(file: &File) -> Result<(Vec<String>, Vec<Vec<String>>), Refusal> {
+    let unreadable = |e: io::Error| Refusal::Unreadable(e.to_string());
+    let (_, mut utf8) = utf8_reader(BufReader::new(file))?;
     let mut head = Vec::new();
     (&mut utf8)
         .take(HEAD_BYTES)
@@ -242,7 +243,7 @@ fn head(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>), BadInput> {
         RecordReader::new(Cursor::new(head).chain(utf8), delimiter, ResumePoint::START);
     let mut lines = Vec::new();
     while lines.len() <= SAMPLE_ROWS {
-        let Some(raw) = records.next_record().map_err(|e| refused(e.into()))? else {
+        let Some(raw) = records.next_record()? else {
             break;
         };
         lines.push(

@@ -10,6 +10,7 @@ use contact_import_core::pipeline::PipelineError;
 use contact_import_core::ports::PortError;
 use contact_import_core::Refusal;
 
+use crate::files::Unwritable;
 use crate::layout::one_line;
 
 /// Exit status for input the user has to fix.
@@ -92,9 +93,11 @@ pub fn describe_io(error: &io::Error) -> String {
     match error.kind() {
         io::ErrorKind::NotFound => "no such file; check the path".to_owned(),
         io::ErrorKind::PermissionDenied => {
-            "permission denied; check that you are allowed to read it".to_owned()
+            "permission denied; check the permissions of the file and its folder".to_owned()
         }
         io::ErrorKind::IsADirectory => "it is a directory; give the path of a file".to_owned(),
+        io::ErrorKind::StorageFull => "the disk is full; free some space".to_owned(),
+        io::ErrorKind::ReadOnlyFilesystem => "the file system is read-only".to_owned(),
         _ => error.to_string(),
     }
 }
@@ -119,6 +122,10 @@ impl From<BadInput> for Failure {
 
 impl From<io::Error> for Failure {
     fn from(error: io::Error) -> Self {
+        // A file the user named could not be written: theirs to fix.
+        if let Some(unwritable) = error.get_ref().and_then(|e| e.downcast_ref::<Unwritable>()) {
+            return Failure::BadInput(unwritable.to_bad_input());
+        }
         Failure::Internal(error.into())
     }
 }
@@ -158,21 +165,16 @@ pub enum JsonFailure {
 }
 
 impl Failure {
-    /// Tells the user and gives the exit status. With `--json`, a bad input
-    /// is also one JSON object on stdout, as every `--json` run prints one.
+    /// Tells the user and gives the exit status. With `--json`, every
+    /// failure is also one JSON object on stdout, as every `--json` run
+    /// prints one: `error` and `code`, and `"status": "FAILED"` for a bad
+    /// input to `preview` or `import`, where nothing was imported.
     pub fn report(self, json: JsonFailure) -> ExitCode {
         match self {
             Failure::BadInput(bad) => {
-                let _ = writeln!(io::stderr(), "error: {}", one_line(&bad.to_string()));
-                let mut object = serde_json::Map::new();
-                if json == JsonFailure::WithStatus {
-                    object.insert("status".to_owned(), "FAILED".into());
-                }
-                object.insert("error".to_owned(), bad.to_string().into());
-                object.insert("code".to_owned(), bad.code().into());
-                if json != JsonFailure::Off {
-                    let _ = writeln!(io::stdout(), "{}", serde_json::Value::Object(object));
-                }
+                let error = bad.to_string();
+                let _ = writeln!(io::stderr(), "error: {}", one_line(&error));
+                print_json(json, json == JsonFailure::WithStatus, &error, bad.code());
                 ExitCode::from(BAD_INPUT)
             }
             Failure::Reported(bad) => {
@@ -182,14 +184,47 @@ impl Failure {
             // The reader of our output went away (`| head`): nothing to say.
             Failure::Internal(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
             Failure::Internal(error) => {
-                let _ = writeln!(io::stderr(), "error: {}", one_line(&format!("{error:#}")));
+                let message = format!("{error:#}");
+                let _ = writeln!(io::stderr(), "error: {}", one_line(&message));
+                // Not "FAILED": a local import that stopped here can be resumed.
+                print_json(json, false, &message, internal_code(&error));
                 ExitCode::from(INTERNAL)
             }
             Failure::Interrupted(message) => {
                 let _ = writeln!(io::stderr(), "{message}");
+                print_json(json, false, &message, "interrupted");
                 ExitCode::from(INTERRUPTED)
             }
         }
+    }
+}
+
+/// The one JSON object of a failed `--json` run, if it is one.
+fn print_json(json: JsonFailure, failed_status: bool, error: &str, code: &str) {
+    if json == JsonFailure::Off {
+        return;
+    }
+    let mut object = serde_json::Map::new();
+    if failed_status {
+        object.insert("status".to_owned(), "FAILED".into());
+    }
+    object.insert("error".to_owned(), error.into());
+    object.insert("code".to_owned(), code.into());
+    let _ = writeln!(io::stdout(), "{}", serde_json::Value::Object(object));
+}
+
+/// `temporary` when trying again can help (a busy store), else `internal`.
+fn internal_code(error: &anyhow::Error) -> &'static str {
+    let temporary = error
+        .downcast_ref::<PortError>()
+        .is_some_and(PortError::is_retryable)
+        || error
+            .downcast_ref::<PipelineError>()
+            .is_some_and(PipelineError::is_retryable);
+    if temporary {
+        "temporary"
+    } else {
+        "internal"
     }
 }
 

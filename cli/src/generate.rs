@@ -1,14 +1,14 @@
 //! `contact-import generate`: a synthetic contact file of any size, to try
 //! the importer at scale.
 
-use std::fs::File;
-use std::io::{self, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 use contact_import_core::synthetic::{write_synthetic_file, SyntheticOptions};
 use serde_json::json;
 
-use crate::failure::{describe_io, BadInput, Failure};
+use crate::failure::Failure;
+use crate::files::Output;
 
 #[derive(Debug, clap::Args)]
 pub struct GenerateArgs {
@@ -26,23 +26,14 @@ pub struct GenerateArgs {
 }
 
 pub fn run(args: &GenerateArgs, out: &mut impl Write) -> Result<(), Failure> {
-    let file = File::create_new(&args.file).map_err(|e| {
-        let advice = match e.kind() {
-            io::ErrorKind::AlreadyExists => {
-                "it already exists; choose another path or delete it".to_owned()
-            }
-            _ => format!("it cannot be created: {}", describe_io(&e)),
-        };
-        BadInput::other(args.file.display(), "unwritable_output", advice)
-    })?;
+    let mut file = Output::create_new(&args.file, "the file")?;
     let options = if args.clean {
         SyntheticOptions::clean(args.rows)
     } else {
         SyntheticOptions::realistic(args.rows)
     };
-    write_synthetic_file(&file, options)?;
-    file.sync_all()?;
-    let bytes = file.metadata()?.len();
+    write_synthetic_file(&mut file, options)?;
+    let bytes = file.finish()?;
     if args.json {
         let object = json!({
             "file": args.file.display().to_string(),

@@ -6,9 +6,9 @@ use contact_import_core::imports::ImportRecord;
 use contact_import_core::ports::ImportStore;
 use serde_json::{json, Value};
 
-use crate::backend::{file_name, Backend, BackendArgs};
+use crate::backend::{file_name, stopped_note, Backend, BackendArgs};
 use crate::failure::Failure;
-use crate::layout::{fit, one_line};
+use crate::layout::{fit, one_line, wrap};
 
 #[derive(Debug, clap::Args)]
 pub struct HistoryArgs {
@@ -38,7 +38,10 @@ pub async fn run<B: Backend>(
         .list_imports(backend.tenant(), limit)
         .await?;
     if args.json {
-        let imports: Vec<Value> = records.iter().map(to_json).collect();
+        let imports: Vec<Value> = records
+            .iter()
+            .map(|record| to_json(record, stopped_note(backend, record)))
+            .collect();
         serde_json::to_writer(&mut *out, &json!({ "imports": imports }))?;
         writeln!(out)?;
         return Ok(());
@@ -57,18 +60,34 @@ pub async fn run<B: Backend>(
         "inserted",
         "failed"
     )?;
+    let mut stopped = 0;
     for record in &records {
+        let status = match stopped_note(backend, record) {
+            Some(_) => {
+                stopped += 1;
+                format!("{} (stopped)", record.status)
+            }
+            None => record.status.to_string(),
+        };
         writeln!(
             out,
             "{} {} {} {:>9} {:>9} {:>7}  {}",
             fit(&record.import_id, 24),
-            fit(record.status.as_str(), 21),
+            fit(&status, 21),
             fit(&created(record), 19),
             record.tally.processed,
             record.tally.inserted,
             record.tally.failed,
             one_line(file_name(record))
         )?;
+    }
+    if stopped > 0 {
+        let note = "(stopped): the command that ran the import ended before it finished; \
+                    `contact-import resume IMPORT_ID` finishes it.";
+        writeln!(out)?;
+        for line in wrap(note, "", "") {
+            writeln!(out, "{line}")?;
+        }
     }
     Ok(())
 }
@@ -82,8 +101,9 @@ fn created(record: &ImportRecord) -> String {
         .replace('T', " ")
 }
 
-fn to_json(record: &ImportRecord) -> Value {
-    json!({
+/// An import as `history --json` lists it; `stopped` as in `status --json`.
+fn to_json(record: &ImportRecord, stopped: Option<String>) -> Value {
+    let mut object = json!({
         "import_id": record.import_id,
         "status": record.status.as_str(),
         "created_at": record.created_at,
@@ -95,5 +115,9 @@ fn to_json(record: &ImportRecord) -> Value {
         "updated": record.tally.updated,
         "skipped": record.tally.skipped,
         "failed": record.tally.failed,
-    })
+    });
+    if let (Some(stopped), Some(fields)) = (stopped, object.as_object_mut()) {
+        fields.insert("stopped".to_owned(), stopped.into());
+    }
+    object
 }

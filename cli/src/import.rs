@@ -1,10 +1,10 @@
 //! `contact-import import`: a file through the splitter, importers and
 //! finalizer, then its summary.
 
-use std::fs::File;
-use std::io::{self, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 
+use contact_import_core::echo::echo;
 use contact_import_core::imports::{keys, ImportStatus};
 use contact_import_core::pipeline::{now, DEFAULT_CHUNK_ROWS};
 use contact_import_core::spec::SpecError;
@@ -12,6 +12,7 @@ use contact_import_core::{ContactFile, ImportSpec, Refusal};
 
 use crate::backend::{report_location, Backend, BackendArgs};
 use crate::failure::{BadInput, Failure};
+use crate::files::{open_regular, Input};
 use crate::preview::load_spec;
 use crate::progress::Progress;
 use crate::summary;
@@ -52,16 +53,21 @@ pub struct ImportArgs {
 pub struct Checked {
     pub key: String,
     pub spec: ImportSpec,
+    /// The file, open at its start: the upload reads what the check read,
+    /// not whatever the path names by then.
+    pub file: Input,
 }
 
 /// Everything that can refuse the import before anything is written: the
 /// tenant, the spec, the file's name, and its encoding, header and columns.
-/// The file is opened, not read: only its head is, to plan the columns.
+/// The file is opened once, and not read: only its head is, to plan the
+/// columns.
 pub fn check(args: &ImportArgs) -> Result<Checked, BadInput> {
     let tenant = args.backend.tenant()?;
     let mut spec = load_spec(args.spec.as_deref())?;
     if let (Some(named), Some(path)) = (&spec.tenant, &args.spec) {
         if named != tenant {
+            let (named, tenant) = (echo(named), echo(tenant));
             let error = SpecError {
                 key: "tenant".to_owned(),
                 message: format!(
@@ -75,14 +81,11 @@ pub fn check(args: &ImportArgs) -> Result<Checked, BadInput> {
     spec.tenant = Some(tenant.to_owned());
 
     let path = &args.file;
-    let unreadable = |e: io::Error| BadInput::unreadable(path, &e);
-    let file = File::open(path).map_err(unreadable)?;
-    if file.metadata().map_err(unreadable)?.is_dir() {
-        return Err(unreadable(io::ErrorKind::IsADirectory.into()));
-    }
+    let mut file = open_regular(path)?;
     let key = upload_key(tenant, path, &now())?;
-    ContactFile::open(BufReader::new(file), &spec).map_err(|r| BadInput::new(path, r))?;
-    Ok(Checked { key, spec })
+    ContactFile::open(BufReader::new(file.as_file()), &spec).map_err(|r| BadInput::new(path, r))?;
+    file.rewind()?;
+    Ok(Checked { key, spec, file })
 }
 
 /// `uploads/<tenant>/<UTC time with milliseconds>/<file name>`: a new key,
@@ -110,6 +113,8 @@ fn upload_key(tenant: &str, path: &Path, now: &str) -> Result<String, BadInput> 
     }
     // `2026-01-31T09:15:02.345Z` without colons, which some file systems refuse.
     let folder = now.replace(':', "-");
+    // The name the user knows, shortened to what file systems and S3 take.
+    let name = keys::upload_name(name);
     let key = format!("{}{tenant}/{folder}/{name}", keys::UPLOADS);
     keys::upload_tenant(&key).map_err(|e| refuse(&e.message))?;
     Ok(key)
@@ -124,18 +129,19 @@ pub async fn run<B: Backend>(
     out: &mut impl Write,
 ) -> Result<(), Failure> {
     let progress = Progress::on_stderr();
+    let Checked { key, spec, file } = checked;
     let record = tokio::select! {
-        record = backend.import(&args.file, &checked.key, &checked.spec, &progress) => record,
+        record = backend.import(file, &key, &spec, &progress) => record,
         _ = tokio::signal::ctrl_c() => Err(Failure::Interrupted(interrupted(backend))),
     };
     progress.finish();
     let record = record?;
     let report = report_location(backend, &record)?;
     if args.json {
-        summary::render_json(&record, report.as_deref(), out)?;
+        summary::render_json(&record, report.as_deref(), None, out)?;
     } else {
         let title = format!("Imported {}", args.file.display());
-        summary::render_text(&title, &record, report.as_deref(), out)?;
+        summary::render_text(&title, &record, report.as_deref(), None, out)?;
     }
     if record.status == ImportStatus::Failed {
         out.flush()?;
@@ -175,6 +181,18 @@ mod tests {
             upload_key("acme", Path::new("dir/My List.CSV"), NOW).unwrap(),
             "uploads/acme/2026-01-31T09-15-02.345Z/My List.CSV"
         );
+    }
+
+    #[test]
+    fn long_names_are_shortened_within_key_and_file_name_limits() {
+        let name = format!("{}.csv", "é".repeat(125));
+        let key = upload_key("acme", Path::new(&name), NOW).unwrap();
+        let last = key.rsplit('/').next().unwrap();
+        assert!(
+            last.len() <= keys::MAX_NAME_BYTES && last.ends_with(".csv"),
+            "{key}"
+        );
+        assert!(keys::spec_sidecar(last).len() <= 255 && key.len() <= 1024);
     }
 
     #[test]

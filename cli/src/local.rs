@@ -1,10 +1,10 @@
 //! The local backend: the whole pipeline in this process, over a redb file
 //! and a folder of objects under the `--data` folder.
 
-use std::fs::{self, File};
+use std::fs;
 use std::future::Future;
 use std::io::BufReader;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,6 +20,7 @@ use contact_import_local::{DirObjects, RedbStore};
 
 use crate::backend::{Backend, BackendArgs};
 use crate::failure::{describe_io, BadInput, Failure};
+use crate::files::Input;
 use crate::progress::Progress;
 
 /// The bucket name of local imports, part of every import id.
@@ -116,12 +117,11 @@ impl Backend for Local {
 
     async fn import(
         &self,
-        file: &Path,
+        body: Input,
         key: &str,
         spec: &ImportSpec,
         progress: &Progress,
     ) -> Result<ImportRecord, Failure> {
-        let body = File::open(file).map_err(|e| BadInput::unreadable(file, &e))?;
         // The sidecar goes first, as on S3, where the upload starts the import.
         let sidecar = serde_json::to_vec_pretty(spec)?;
         self.objects.put(&keys::spec_sidecar(key), sidecar).await?;
@@ -144,7 +144,7 @@ impl Backend for Local {
                 runner.run(upload).await
             })
             .await;
-        let import_id = match outcome? {
+        let import_id = match outcome.map_err(stopped_part_way)? {
             SplitOutcome::Ignored(reason) => {
                 return Err(Failure::Internal(anyhow::anyhow!(
                     "the pipeline ignored the upload {key}: {reason}"
@@ -181,7 +181,8 @@ impl Local {
         self.watched(import_id, progress, |runner| async move {
             runner.resume(&tenant, &id).await
         })
-        .await?;
+        .await
+        .map_err(stopped_part_way)?;
         self.final_record(import_id).await
     }
 
@@ -234,6 +235,15 @@ impl Local {
                 ))
             })
     }
+}
+
+/// A pipeline failure once the import is under way: its record stays
+/// unfinished, and `resume` takes it from there once the cause is fixed.
+fn stopped_part_way(error: PipelineError) -> Failure {
+    Failure::Internal(anyhow::Error::new(error).context(
+        "the import stopped part way; once what follows is fixed, `contact-import resume` \
+         finishes it",
+    ))
 }
 
 /// Follows the import record for the bar: its row count once the splitter

@@ -7,6 +7,7 @@ mod backend;
 mod contacts;
 mod dnc;
 mod failure;
+mod files;
 mod generate;
 mod history;
 mod import;
@@ -25,12 +26,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use contact_import_core::echo::echo;
 
 use crate::aws::Aws;
 use crate::backend::BackendArgs;
 use crate::contacts::ContactsCommand;
 use crate::dnc::DncCommand;
-use crate::failure::{Failure, JsonFailure};
+use crate::failure::{BadInput, Failure, JsonFailure};
 use crate::generate::GenerateArgs;
 use crate::history::HistoryArgs;
 use crate::import::ImportArgs;
@@ -111,7 +113,10 @@ impl Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return bad_arguments(error),
+    };
     let json = cli.command.json_failure();
     let stdout = io::stdout();
     let mut out = stdout.lock();
@@ -122,6 +127,50 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => failure.report(json),
     }
+}
+
+/// A command line clap refuses, told as every other bad input: one line,
+/// and one JSON object with `--json`. Help and the version print as clap
+/// prints them.
+fn bad_arguments(error: clap::Error) -> ExitCode {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        error.exit();
+    }
+    let text = error.render().to_string();
+    // The problem is the first paragraph: `error: …`, and what it lists.
+    let problem = text
+        .lines()
+        .take_while(|line| !line.trim().is_empty())
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut problem = problem.trim_start_matches("error: ").to_owned();
+    for kind in [
+        ContextKind::InvalidValue,
+        ContextKind::InvalidArg,
+        ContextKind::InvalidSubcommand,
+    ] {
+        if let Some(ContextValue::String(value)) = error.get(kind) {
+            problem = problem.replace(value.as_str(), &echo(value));
+        }
+    }
+    let message = match text.lines().find_map(|line| line.strip_prefix("Usage: ")) {
+        Some(usage) => format!("{problem}; usage: {usage} (--help says more)"),
+        None => format!("{problem}; `contact-import --help` says more"),
+    };
+    // The command line did not parse, so `--json` is looked for as written.
+    let json = if std::env::args_os().any(|arg| arg == "--json") {
+        JsonFailure::Plain
+    } else {
+        JsonFailure::Off
+    };
+    Failure::from(BadInput::other("contact-import", "bad_arguments", message)).report(json)
 }
 
 /// Runs `$command` with `$backend` bound to the backend `$args` names: the

@@ -1,7 +1,6 @@
 //! `contact-import preview`: what importing a file would do, writing nothing.
 
 use std::collections::{BTreeMap, HashSet};
-use std::fs::File;
 use std::io::{self, BufReader, Write};
 use std::path::{Path, PathBuf};
 
@@ -15,6 +14,7 @@ use contact_import_core::{
 use serde_json::{json, Map, Value};
 
 use crate::failure::{BadInput, Failure};
+use crate::files::{open_regular, read_spec};
 use crate::layout::{cut, fit, flow, one_line, wrap};
 
 /// Clean contacts shown as they would be stored.
@@ -91,19 +91,14 @@ pub fn load_spec(path: Option<&Path>) -> Result<ImportSpec, BadInput> {
     let Some(path) = path else {
         return Ok(ImportSpec::default());
     };
-    // A spec is a few hundred bytes of JSON; unlike the contact file it is read whole.
-    let text = std::fs::read_to_string(path).map_err(|e| BadInput::unreadable(path, &e))?;
+    let text = read_spec(path)?;
     ImportSpec::from_json(&text).map_err(|e| BadInput::new(path, Refusal::Spec(e)))
 }
 
 /// Reads the whole file through the import rules, streaming, and keeps
 /// the counts and the first clean contacts.
 pub fn preview(path: &Path, spec: &ImportSpec) -> Result<Preview, BadInput> {
-    let unreadable = |e: io::Error| BadInput::unreadable(path, &e);
-    let file = File::open(path).map_err(unreadable)?;
-    if file.metadata().map_err(unreadable)?.is_dir() {
-        return Err(unreadable(io::ErrorKind::IsADirectory.into()));
-    }
+    let file = open_regular(path)?;
     let refused = |refusal: Refusal| BadInput::new(path, refusal);
     let mut contacts = ContactFile::open(BufReader::new(file), spec).map_err(refused)?;
 

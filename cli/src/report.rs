@@ -1,7 +1,6 @@
 //! `contact-import report`: an import's error report, printed or saved.
 
-use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, Read, Write};
 use std::path::PathBuf;
 
 use contact_import_core::imports::{ImportRecord, ImportStatus};
@@ -9,7 +8,8 @@ use contact_import_core::ports::ObjectStore;
 use serde_json::json;
 
 use crate::backend::{find_import, stopped_note, Backend, BackendArgs};
-use crate::failure::{BadInput, Failure};
+use crate::failure::Failure;
+use crate::files::{Input, Output};
 use crate::layout::plural;
 
 #[derive(Debug, clap::Args)]
@@ -55,23 +55,13 @@ pub async fn run<B: Backend>(
     };
     let location = backend.locate(key)?;
     if let Some(path) = &args.output {
-        let file = File::create(path).map_err(|e| {
-            BadInput::other(
-                path.display(),
-                "unwritable_output",
-                format!(
-                    "the report cannot be saved there: {}; choose another --output",
-                    crate::failure::describe_io(&e)
-                ),
-            )
-        })?;
-        let mut file = BufWriter::new(file);
+        let mut file = Output::create(path, "the report")?;
         let report = backend.objects().reader(key).await?;
-        copy(report, &mut file)?;
-        file.flush()?;
+        copy(Input::named(report, &location), &mut file)?;
+        file.finish()?;
     } else if !args.json {
         let report = backend.objects().reader(key).await?;
-        copy(report, out)?;
+        copy(Input::named(report, &location), out)?;
     }
     if args.json {
         let object = json!({
@@ -95,7 +85,7 @@ pub async fn run<B: Backend>(
 
 /// Copies a report as it downloads. A stored object's reader may block on
 /// the runtime (S3's does), which only a thread allowed to block can do.
-fn copy(mut report: Box<dyn Read + Send>, out: &mut impl Write) -> io::Result<u64> {
+fn copy(mut report: Input<Box<dyn Read + Send>>, out: &mut impl Write) -> io::Result<u64> {
     tokio::task::block_in_place(|| io::copy(&mut report, out))
 }
 

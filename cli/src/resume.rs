@@ -63,9 +63,9 @@ pub async fn run(local: &Local, args: &ResumeArgs, out: &mut impl Write) -> Resu
     };
     let report = report_location(local, &record)?;
     if args.json {
-        summary::render_json(&record, report.as_deref(), out)?;
+        summary::render_json(&record, report.as_deref(), None, out)?;
     } else {
-        summary::render_text(&title, &record, report.as_deref(), out)?;
+        summary::render_text(&title, &record, report.as_deref(), None, out)?;
     }
     Ok(())
 }

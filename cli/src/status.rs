@@ -29,14 +29,13 @@ pub async fn run<B: Backend>(
         None => latest_import(backend).await?,
     };
     let report = report_location(backend, &record)?;
+    // Whatever its counters say: the record is what the command left.
+    let stopped = stopped_note(backend, &record);
     if args.json {
-        summary::render_json(&record, report.as_deref(), out)?;
+        summary::render_json(&record, report.as_deref(), stopped.as_deref(), out)?;
     } else {
         let title = format!("Status of import {}", record.import_id);
-        summary::render_text(&title, &record, report.as_deref(), out)?;
-        if let Some(note) = stopped_note(backend, &record) {
-            writeln!(out, "\n{note}.")?;
-        }
+        summary::render_text(&title, &record, report.as_deref(), stopped.as_deref(), out)?;
     }
     Ok(())
 }

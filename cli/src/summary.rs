@@ -11,8 +11,9 @@ use crate::backend::file_name;
 use crate::layout::{one_line, wrap};
 
 /// The one JSON object of `import --json` and `status --json`: exactly these
-/// fields, and `error` for a FAILED import.
-pub fn to_json(record: &ImportRecord, report: Option<&str>) -> Value {
+/// fields, `error` for a FAILED import, and `stopped` (what happened and
+/// what finishes it) for an import whose command ended before it did.
+pub fn to_json(record: &ImportRecord, report: Option<&str>, stopped: Option<&str>) -> Value {
     let summary = ImportSummary::of(record);
     let reasons: Map<String, Value> = summary
         .reasons
@@ -33,8 +34,13 @@ pub fn to_json(record: &ImportRecord, report: Option<&str>) -> Value {
         "delimiter": record.facts.as_ref().map(|f| f.delimiter.name()),
         "duration_ms": summary.duration_ms,
     });
-    if let (Some(error), Some(fields)) = (summary.error, object.as_object_mut()) {
-        fields.insert("error".to_owned(), error.into());
+    if let Some(fields) = object.as_object_mut() {
+        if let Some(error) = summary.error {
+            fields.insert("error".to_owned(), error.into());
+        }
+        if let Some(stopped) = stopped {
+            fields.insert("stopped".to_owned(), stopped.into());
+        }
     }
     object
 }
@@ -42,17 +48,20 @@ pub fn to_json(record: &ImportRecord, report: Option<&str>) -> Value {
 pub fn render_json(
     record: &ImportRecord,
     report: Option<&str>,
+    stopped: Option<&str>,
     out: &mut impl Write,
 ) -> io::Result<()> {
-    serde_json::to_writer(&mut *out, &to_json(record, report))?;
+    serde_json::to_writer(&mut *out, &to_json(record, report, stopped))?;
     writeln!(out)
 }
 
-/// The summary in lines; `title` is the first.
+/// The summary in lines; `title` is the first, and `stopped`, for an
+/// import whose command ended before it did, the last.
 pub fn render_text(
     title: &str,
     record: &ImportRecord,
     report: Option<&str>,
+    stopped: Option<&str>,
     out: &mut impl Write,
 ) -> io::Result<()> {
     let summary = ImportSummary::of(record);
@@ -64,7 +73,10 @@ pub fn render_text(
         "  destination  {}",
         one_line(&record.spec.destination.scope())
     )?;
-    writeln!(out, "  status       {}", record.status)?;
+    match stopped {
+        Some(_) => writeln!(out, "  status       {} (stopped)", record.status)?,
+        None => writeln!(out, "  status       {}", record.status)?,
+    }
     if let Some(error) = summary.error {
         for line in wrap(error, "  error        ", "               ") {
             writeln!(out, "{line}")?;
@@ -104,6 +116,12 @@ pub fn render_text(
         let hint = "The report repeats each rejected row with its reason. Fix the rows \
                     there and import the report itself: the fixed rows are imported.";
         for line in wrap(hint, "", "") {
+            writeln!(out, "{line}")?;
+        }
+    }
+    if let Some(stopped) = stopped {
+        writeln!(out)?;
+        for line in wrap(&format!("{stopped}."), "", "") {
             writeln!(out, "{line}")?;
         }
     }

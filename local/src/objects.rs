@@ -76,8 +76,9 @@ impl DirObjects {
         mut body: impl Read,
         import_spec: Option<String>,
     ) -> PortResult<ObjectInfo> {
-        let what = format!("uploading object {key}");
-        let written = write_atomically(&self.path(key)?, &mut body, &what)?;
+        let path = self.path(key)?;
+        let what = format!("uploading object {key} to {}", path.display());
+        let written = write_atomically(&path, &mut body, &what)?;
         let version = version(&written);
         if let Some(spec) = &import_spec {
             let meta = serde_json::to_vec(&Meta {
@@ -158,7 +159,7 @@ fn missing(key: &str) -> PortError {
 impl ObjectStore for DirObjects {
     async fn head(&self, key: &str) -> PortResult<Option<ObjectInfo>> {
         let (path, meta_path) = (self.path(key)?, self.meta_path(key)?);
-        let what = format!("reading the facts of object {key}");
+        let what = format!("reading the facts of object {key} at {}", path.display());
         crate::blocking(move || {
             let fail = |e: io::Error| io_error(&what, &e);
             let Some((_, stat)) = open_object(&path).map_err(fail)? else {
@@ -187,7 +188,7 @@ impl ObjectStore for DirObjects {
 
     async fn get(&self, key: &str) -> PortResult<Option<Vec<u8>>> {
         let path = self.path(key)?;
-        let what = format!("reading object {key}");
+        let what = format!("reading object {key} at {}", path.display());
         crate::blocking(move || {
             let fail = |e: io::Error| io_error(&what, &e);
             let Some((mut file, stat)) = open_object(&path).map_err(fail)? else {
@@ -204,7 +205,10 @@ impl ObjectStore for DirObjects {
         let path = self.path(key)?;
         let (key, what) = (
             key.to_owned(),
-            format!("reading bytes {start}..{end} of object {key}"),
+            format!(
+                "reading bytes {start}..{end} of object {key} at {}",
+                path.display()
+            ),
         );
         crate::blocking(move || {
             let fail = |e: io::Error| io_error(&what, &e);
@@ -225,7 +229,8 @@ impl ObjectStore for DirObjects {
 
     async fn reader(&self, key: &str) -> PortResult<Box<dyn Read + Send>> {
         let path = self.path(key)?;
-        let (key, what) = (key.to_owned(), format!("opening object {key}"));
+        let what = format!("opening object {key} at {}", path.display());
+        let key = key.to_owned();
         crate::blocking(move || {
             let (file, _) = open_object(&path)
                 .map_err(|e| io_error(&what, &e))?
@@ -237,14 +242,15 @@ impl ObjectStore for DirObjects {
 
     async fn put(&self, key: &str, body: Vec<u8>) -> PortResult<()> {
         let path = self.path(key)?;
-        let what = format!("writing object {key}");
+        let what = format!("writing object {key} to {}", path.display());
         crate::blocking(move || write_atomically(&path, &mut body.as_slice(), &what).map(drop))
             .await
     }
 
     fn put_from_reader(&self, key: &str, mut body: Box<dyn Read + Send>) -> PortResult<u64> {
-        let what = format!("writing object {key}");
-        write_atomically(&self.path(key)?, &mut body, &what).map(|stat| stat.len())
+        let path = self.path(key)?;
+        let what = format!("writing object {key} to {}", path.display());
+        write_atomically(&path, &mut body, &what).map(|stat| stat.len())
     }
 }
 

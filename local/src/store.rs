@@ -10,11 +10,13 @@
 //! which is what makes a claim, a chunk commit or a status change conditional
 //! when many importers write at once.
 
+use std::cell::Cell;
 use std::collections::HashSet;
 use std::fs;
 use std::ops::Bound;
-use std::path::Path;
-use std::sync::Arc;
+use std::panic::{self, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Once, OnceLock};
 
 use contact_import_core::imports::{ChunkResult, ImportRecord, ImportStatus, ImportUpdate};
 use contact_import_core::ports::{
@@ -49,11 +51,21 @@ const DO_NOT_CALL: TableDefinition<(&str, &str), ()> = TableDefinition::new("do_
 enum Failure {
     #[error(transparent)]
     Redb(redb::Error),
-    #[error("a stored value does not encode or decode: {0}")]
+    #[error("a value does not encode: {0}")]
     Json(#[from] serde_json::Error),
     /// A request the stored state refuses; its message stands alone.
     #[error("{0}")]
     Refused(String),
+    /// What the file holds cannot be what this store wrote.
+    #[error("{0}")]
+    Damaged(String),
+}
+
+/// A stored value, which only this store wrote: one that does not decode
+/// was damaged since.
+fn decode<T: serde::de::DeserializeOwned>(json: &[u8]) -> Result<T, Failure> {
+    serde_json::from_slice(json)
+        .map_err(|e| Failure::Damaged(format!("a stored value does not decode: {e}")))
 }
 
 macro_rules! redb_failures {
@@ -75,9 +87,26 @@ redb_failures!(
 );
 
 impl Failure {
-    /// A lost write lock or a failed disk operation may pass; a corrupt
-    /// file, bad data or a schema mismatch will not.
+    /// What shows the file damaged, when this failure does.
+    fn damage(&self) -> Option<String> {
+        match self {
+            Failure::Redb(redb::Error::Corrupted(detail)) | Failure::Damaged(detail) => {
+                Some(detail.clone())
+            }
+            Failure::Redb(redb::Error::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                Some(format!("it ends before its last page: {e}"))
+            }
+            _ => None,
+        }
+    }
+
+    /// A lost write lock or a failed disk operation may pass; a damaged
+    /// file (a short read is a file cut short, not a passing fault), bad
+    /// data or a schema mismatch will not.
     fn port(self, what: &str) -> PortError {
+        if let Some(detail) = self.damage() {
+            return damaged(what, &detail);
+        }
         match self {
             Failure::Redb(redb::Error::Io(e)) => crate::io_error(what, &e),
             Failure::Redb(redb::Error::DatabaseAlreadyOpen) => PortError::Transient(format!(
@@ -92,6 +121,49 @@ impl Failure {
     }
 }
 
+/// The store, named in `what`, cannot be read as a store: only the user
+/// can restore or replace it.
+fn damaged(what: &str, detail: &str) -> PortError {
+    PortError::Permanent(format!(
+        "{what}: the store is damaged ({detail}); restore it from a backup, or move it \
+         aside (rename it) to start again with an empty store"
+    ))
+}
+
+thread_local! {
+    /// Whether this thread is inside [`guarded`], whose panics are reported
+    /// as errors instead.
+    static GUARDED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs redb work, turning a panic into a damaged-store failure. redb
+/// trusts the pages it reads: a page a disk or a person overwrote can make
+/// it panic (an invalid page type, `unreachable`) where a `Corrupted`
+/// error was due. The panic's message becomes the error's detail, and the
+/// default hook, which would print it with a backtrace, stays quiet.
+fn guarded<T>(work: impl FnOnce() -> Result<T, Failure>) -> Result<T, Failure> {
+    static QUIET_HOOK: Once = Once::new();
+    QUIET_HOOK.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if !GUARDED.with(Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    let outer = GUARDED.replace(true);
+    let result = panic::catch_unwind(AssertUnwindSafe(work));
+    GUARDED.set(outer);
+    result.unwrap_or_else(|payload| {
+        let detail = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "the store's code stopped on it".to_owned());
+        Err(Failure::Damaged(detail))
+    })
+}
+
 /// The least string above `tenant`: `(tenant, ..)..(successor, ..)` is
 /// exactly the tenant's keys.
 fn successor(tenant: &str) -> String {
@@ -104,6 +176,10 @@ const CACHE_BYTES: usize = 128 * 1024 * 1024;
 /// Every store port in one redb file; share it behind an `Arc`.
 pub struct RedbStore {
     db: Arc<Database>,
+    path: PathBuf,
+    /// The first damage found: after it, no call reads the file again, as
+    /// redb's state after a panic is not to be trusted.
+    damage: Arc<OnceLock<PortError>>,
 }
 
 impl RedbStore {
@@ -130,20 +206,39 @@ impl RedbStore {
             txn.commit()?;
             Ok(db)
         };
-        let db = open().map_err(|e| e.port(&what))?;
-        Ok(RedbStore { db: Arc::new(db) })
+        let db = guarded(open).map_err(|e| e.port(&what))?;
+        Ok(RedbStore {
+            db: Arc::new(db),
+            path: path.to_owned(),
+            damage: Arc::default(),
+        })
     }
 
-    /// Runs `work` off the runtime's threads and names its failure with `what`.
-    /// A write transaction that `work` drops without committing is aborted,
-    /// which is how a call that changes nothing avoids an fsync.
+    /// Runs `work` off the runtime's threads and names its failure with
+    /// `what` and the store's path. A write transaction that `work` drops
+    /// without committing is aborted, which is how a call that changes
+    /// nothing avoids an fsync.
     async fn run<T, F>(&self, what: String, work: F) -> PortResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&Database) -> Result<T, Failure> + Send + 'static,
     {
-        let db = Arc::clone(&self.db);
-        crate::blocking(move || work(&db).map_err(|e| e.port(&what))).await
+        if let Some(damage) = self.damage.get() {
+            return Err(damage.clone());
+        }
+        let what = format!("{what} in the store {}", self.path.display());
+        let (db, damage) = (Arc::clone(&self.db), Arc::clone(&self.damage));
+        crate::blocking(move || {
+            guarded(|| work(&db)).map_err(|e| {
+                let found = e.damage().is_some();
+                let error = e.port(&what);
+                if found {
+                    let _ = damage.set(error.clone());
+                }
+                error
+            })
+        })
+        .await
     }
 }
 
@@ -197,10 +292,7 @@ fn write_batch(
                     let (stored_scope, mut contact) = match contacts.get(key)? {
                         Some(guard) => {
                             let (stored_scope, _, _, json) = guard.value();
-                            (
-                                stored_scope.to_owned(),
-                                serde_json::from_slice::<Contact>(json)?,
-                            )
+                            (stored_scope.to_owned(), decode::<Contact>(json)?)
                         }
                         None => (scope.to_owned(), write.contact.clone()),
                     };
@@ -298,7 +390,7 @@ impl ContactStore for RedbStore {
                     scope: scope.to_owned(),
                     import_id: import_id.to_owned(),
                     row,
-                    contact: serde_json::from_slice(json)?,
+                    contact: decode(json)?,
                 });
             }
             let next = if more {
@@ -397,9 +489,7 @@ impl ImportStore for RedbStore {
             let txn = db.begin_read()?;
             let imports = txn.open_table(IMPORTS)?;
             let record = imports.get((tenant.as_str(), import_id.as_str()))?;
-            Ok(record
-                .map(|json| serde_json::from_slice(json.value()))
-                .transpose()?)
+            record.map(|json| decode(json.value())).transpose()
         })
         .await
     }
@@ -422,7 +512,7 @@ impl ImportStore for RedbStore {
             {
                 let mut imports = txn.open_table(IMPORTS)?;
                 let mut record: ImportRecord = match imports.get(key)? {
-                    Some(json) => serde_json::from_slice(json.value())?,
+                    Some(json) => decode(json.value())?,
                     None => return Ok(false),
                 };
                 if record.status != from {
@@ -457,7 +547,7 @@ impl ImportStore for RedbStore {
                 let mut chunks = txn.open_table(CHUNKS)?;
                 let newly_committed = chunks.get(chunk_key)?.is_none();
                 let mut record: ImportRecord = match imports.get(key)? {
-                    Some(json) => serde_json::from_slice(json.value())?,
+                    Some(json) => decode(json.value())?,
                     None => {
                         return Err(Failure::Refused(format!(
                             "no import {import_id} for tenant {tenant}"
@@ -494,7 +584,7 @@ impl ImportStore for RedbStore {
             let mut results = Vec::new();
             for entry in chunks.range((tenant, import_id, 0)..=(tenant, import_id, u32::MAX))? {
                 let (_, json) = entry?;
-                results.push(serde_json::from_slice(json.value())?);
+                results.push(decode(json.value())?);
             }
             Ok(results)
         })
@@ -517,11 +607,11 @@ impl ImportStore for RedbStore {
                 let (key, _) = entry?;
                 let (_, _, import_id) = key.value();
                 let json = imports.get((tenant.as_str(), import_id))?.ok_or_else(|| {
-                    Failure::Refused(format!(
+                    Failure::Damaged(format!(
                         "the store lists import {import_id} of tenant {tenant} but holds no record of it"
                     ))
                 })?;
-                records.push(serde_json::from_slice(json.value())?);
+                records.push(decode(json.value())?);
             }
             Ok(records)
         })
@@ -932,6 +1022,52 @@ mod tests {
             panic!("a text file opened as a store");
         };
         assert!(!error.is_retryable(), "{error}");
+    }
+
+    #[test]
+    fn a_panic_inside_redb_is_a_damaged_store_and_ends_its_use() {
+        let (store, dir) = fresh();
+        let path = dir.path().join("data").join("store.redb");
+        let future = store.run("reading".to_owned(), |_| -> Result<(), Failure> {
+            unreachable!("a page of an unexpected type")
+        });
+        let polled = pin!(future).poll(&mut Context::from_waker(Waker::noop()));
+        let Poll::Ready(Err(error)) = polled else {
+            panic!("the panic was not caught: {polled:?}");
+        };
+        assert!(!error.is_retryable(), "{error}");
+        let message = error.to_string();
+        for part in [
+            &format!("reading in the store {}", path.display()),
+            "the store is damaged",
+            "a page of an unexpected type",
+            "restore it from a backup, or move it aside",
+        ] {
+            assert!(message.contains(part), "{part:?} in {message}");
+        }
+        // Later calls do not touch the file again.
+        let later = store.get_import("acme", "imp-a");
+        let polled = pin!(later).poll(&mut Context::from_waker(Waker::noop()));
+        assert_eq!(polled, Poll::Ready(Err(error)));
+    }
+
+    #[test]
+    fn a_file_cut_short_is_damaged_not_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.redb");
+        drop(RedbStore::open(&path).unwrap());
+        let file = fs::OpenOptions::new().write(true).open(&path).unwrap();
+        for length in [100, 4096] {
+            file.set_len(length).unwrap();
+            let Err(error) = RedbStore::open(&path) else {
+                panic!("a store cut to {length} bytes opened");
+            };
+            assert!(!error.is_retryable(), "{error}");
+            assert!(
+                error.to_string().contains("the store is damaged"),
+                "{error}"
+            );
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ use csv::StringRecord;
 use serde::{Deserialize, Serialize};
 
 use crate::contact::Contact;
+use crate::echo::echo;
 use crate::input::{
     detect_delimiter, utf8_reader, Delimiter, HeadThenRest, TextEncoding, Utf8Reader, HEAD_BYTES,
 };
@@ -329,7 +330,7 @@ fn declared_delimiter(head: &[u8]) -> Result<Option<(Delimiter, u64)>, Refusal> 
     match Delimiter::ALL.into_iter().find(|d| value == [d.byte()]) {
         Some(delimiter) => Ok(Some((delimiter, (4 + value_len + line_end) as u64))),
         None => Err(Refusal::UnsupportedSeparator {
-            found: String::from_utf8_lossy(&value[..value.len().min(16)]).into_owned(),
+            found: echo(&String::from_utf8_lossy(value)).into_owned(),
         }),
     }
 }

@@ -1,5 +1,6 @@
 //! The import record: one per uploaded file, from acceptance to its final state.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
@@ -214,11 +215,15 @@ pub fn import_id_for(bucket: &str, key: &str, version: &str) -> String {
         .chain_update([0])
         .chain_update(version.as_bytes())
         .finalize();
-    let mut id = String::from("imp-");
-    for byte in &digest[..10] {
-        write!(id, "{byte:02x}").expect("writing to a String cannot fail");
+    format!("imp-{}", hex(&digest[..10]))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    let mut text = String::with_capacity(2 * bytes.len());
+    for byte in bytes {
+        write!(text, "{byte:02x}").expect("writing to a String cannot fail");
     }
-    id
+    text
 }
 
 /// Where each object of an import lives. Every key starts with a fixed
@@ -229,6 +234,32 @@ pub mod keys {
     pub const UPLOADS: &str = "uploads/";
     /// File types the splitter accepts.
     pub const ACCEPTED_SUFFIXES: [&str; 3] = [".csv", ".tsv", ".txt"];
+    /// The longest file name, in bytes, that [`upload_name`] keeps. With
+    /// the `.spec.json` of its sidecar it stays within the 255 bytes a file
+    /// system allows one name, and a whole upload key (a tenant of up to 128
+    /// bytes and a time folder) well within the 1,024 of an S3 key.
+    pub const MAX_NAME_BYTES: usize = 200;
+
+    /// A user's file name as the last part of an upload key: the name
+    /// itself when it has at most [`MAX_NAME_BYTES`], else its start, cut
+    /// between characters, a hash of the whole name, so that two long names
+    /// that start alike stay apart, and its extension.
+    pub fn upload_name(name: &str) -> Cow<'_, str> {
+        if name.len() <= MAX_NAME_BYTES {
+            return Cow::Borrowed(name);
+        }
+        let extension = name
+            .rfind('.')
+            .map(|dot| &name[dot..])
+            .filter(|extension| extension.len() <= 16)
+            .unwrap_or("");
+        let hash = hex(&Sha256::digest(name.as_bytes())[..6]);
+        let mut cut = MAX_NAME_BYTES - extension.len() - hash.len() - 1;
+        while !name.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        Cow::Owned(format!("{}-{hash}{extension}", &name[..cut]))
+    }
 
     /// The tenant of an upload key `uploads/<tenant>/...`, checked.
     pub fn upload_tenant(key: &str) -> Result<&str, SpecError> {
@@ -286,6 +317,28 @@ mod tests {
         assert_ne!(a, import_id_for("bucket", "uploads/acme/list.csv", "v2"));
         assert_ne!(a, import_id_for("bucket", "uploads/acme/list.csv2", "v1"));
         assert!(a.starts_with("imp-") && a.len() == 24, "{a}");
+    }
+
+    #[test]
+    fn long_names_are_shortened_keeping_their_extension() {
+        assert_eq!(keys::upload_name("list.csv"), "list.csv");
+        let exact = format!("{}.csv", "a".repeat(keys::MAX_NAME_BYTES - 4));
+        assert_eq!(keys::upload_name(&exact), exact);
+        let long = format!("{}.csv", "a".repeat(250));
+        let short = keys::upload_name(&long);
+        assert!(short.len() <= keys::MAX_NAME_BYTES, "{short}");
+        assert!(
+            short.starts_with("aaaa") && short.ends_with(".csv"),
+            "{short}"
+        );
+        assert_eq!(short, keys::upload_name(&long), "the same name every time");
+        let other = format!("{}b.csv", "a".repeat(250));
+        assert_ne!(short, keys::upload_name(&other), "names that start alike");
+        // Three-byte characters: cut between two, never inside one.
+        let wide = format!("{}.TXT", "日".repeat(83));
+        let short = keys::upload_name(&wide);
+        assert!(short.len() <= keys::MAX_NAME_BYTES && short.ends_with(".TXT"));
+        assert!(short.starts_with("日日日"));
     }
 
     #[test]

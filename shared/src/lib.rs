@@ -8,6 +8,7 @@
 pub mod contact;
 #[cfg(any(test, feature = "contract"))]
 pub mod contract;
+pub mod echo;
 pub mod engine;
 pub mod headers;
 pub mod imports;

@@ -9,6 +9,7 @@ use std::fmt;
 use rlibphonenumber::{Region, PHONE_NUMBER_UTIL};
 use serde::{Deserialize, Serialize};
 
+use crate::echo::echo;
 use crate::headers::{custom_key, Field};
 
 /// Secondary numbers per contact, as the leads importers in the field allow.
@@ -243,7 +244,8 @@ impl TryFrom<String> for Country {
                 .is_some();
         if !supported {
             return Err(format!(
-                "`{value}` is not a supported ISO 3166 alpha-2 country code (for example US, GB, DE, FR, ES, IT, BR, IN)"
+                "`{}` is not a supported ISO 3166 alpha-2 country code (for example US, GB, DE, FR, ES, IT, BR, IN)",
+                echo(&value)
             ));
         }
         let bytes = upper.as_bytes();
@@ -284,7 +286,7 @@ impl TryFrom<String> for Target {
         {
             let key = custom_key(key);
             return if key.is_empty() {
-                Err(format!("`{value}` has an empty custom key; write custom:<key>, for example custom:lead_source"))
+                Err(format!("`{}` has an empty custom key; write custom:<key>, for example custom:lead_source", echo(&value)))
             } else {
                 Ok(Target::Custom(key))
             };
@@ -296,7 +298,8 @@ impl TryFrom<String> for Target {
             return target;
         }
         Err(format!(
-            "`{value}` is not a field; expected one of {}, secondary_phone_<n>, secondary_<n>_<key>, custom:<key> or ignore",
+            "`{}` is not a field; expected one of {}, secondary_phone_<n>, secondary_<n>_<key>, custom:<key> or ignore",
+            echo(&value),
             Field::ALL.map(Field::name).join(", ")
         ))
     }
@@ -308,7 +311,8 @@ fn secondary_target(text: &str) -> Option<Result<Target, String>> {
         match digits.parse::<u8>() {
             Ok(n) if (1..=MAX_SECONDARY_PHONES).contains(&n) => Ok(n),
             _ => Err(format!(
-                "`{text}`: secondary numbers go from 1 to {MAX_SECONDARY_PHONES}"
+                "`{}`: secondary numbers go from 1 to {MAX_SECONDARY_PHONES}",
+                echo(text)
             )),
         }
     };
@@ -322,7 +326,7 @@ fn secondary_target(text: &str) -> Option<Result<Target, String>> {
     let key = custom_key(key);
     Some(check(digits).and_then(|n| {
         if key.is_empty() {
-            Err(format!("`{text}` has an empty field name"))
+            Err(format!("`{}` has an empty field name", echo(text)))
         } else {
             Ok(Target::SecondaryField(n, key))
         }
@@ -365,18 +369,24 @@ impl SpecError {
 }
 
 impl ImportSpec {
-    /// Reads and checks a spec. The error names the key at fault.
+    /// Reads and checks a spec: exactly one JSON object, with or without a
+    /// UTF-8 byte order mark (Windows editors save one). The error names the
+    /// key at fault.
     pub fn from_json(text: &str) -> Result<ImportSpec, SpecError> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        // serde reads a struct from an array too, so `[]` would pass as the
+        // default spec: the shape is checked first.
+        if let Some(found) = not_an_object(text) {
+            return Err(SpecError::new(
+                TOP_LEVEL,
+                format!("the spec is {found}; write one JSON object such as {{\"duplicates\": \"skip\"}}, or {{}} for the defaults"),
+            ));
+        }
         let mut deserializer = serde_json::Deserializer::from_str(text);
         let spec: ImportSpec =
             serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-                let path = e.path().to_string();
-                let key = if path == "." {
-                    "(top level)".to_owned()
-                } else {
-                    path
-                };
-                let message = e.inner().to_string();
+                let key = key_path(e.path());
+                let message = bounded(&e.inner().to_string());
                 // serde_json appends " at line L column C"; the key is a better pointer.
                 let message = match message.rfind(" at line ") {
                     Some(cut) => message[..cut].to_owned(),
@@ -384,6 +394,15 @@ impl ImportSpec {
                 };
                 SpecError::new(key, message)
             })?;
+        // Without this, whatever follows the object (a second one, a stray
+        // brace) would be ignored.
+        deserializer.end().map_err(|_| {
+            SpecError::new(
+                TOP_LEVEL,
+                "there is more after the spec's JSON object; a spec is exactly one object: \
+                 remove what follows its closing brace",
+            )
+        })?;
         spec.validate()?;
         Ok(spec)
     }
@@ -414,22 +433,26 @@ impl ImportSpec {
         if let Some(tag) = self.tags.iter().find(|tag| tag.trim().is_empty()) {
             return Err(SpecError::new(
                 "tags",
-                format!("`{tag}` is empty; remove it or give it a name"),
+                format!(
+                    "`{tag}` is empty; remove it or give it a name",
+                    tag = echo(tag)
+                ),
             ));
         }
         for (key, rule) in &self.fields {
             let normalised = custom_key(key);
             if normalised != *key {
                 return Err(SpecError::new(
-                    format!("fields.{key}"),
+                    format!("fields.{}", echo(key)),
                     format!(
-                        "custom keys are lower case letters, digits and _; write `{normalised}`"
+                        "custom keys are lower case letters, digits and _; write `{}`",
+                        echo(&normalised)
                     ),
                 ));
             }
             if rule.max_len == Some(0) {
                 return Err(SpecError::new(
-                    format!("fields.{key}.max_len"),
+                    format!("fields.{}.max_len", echo(key)),
                     "max_len must be at least 1",
                 ));
             }
@@ -446,11 +469,86 @@ impl ImportSpec {
     }
 }
 
-/// Tenants and destination ids end up inside storage keys, so they are kept
-/// to a character set that cannot forge another key.
+/// How a [`SpecError`] names the spec as a whole.
+const TOP_LEVEL: &str = "(top level)";
+
+/// What a spec's text is when it is not a JSON object, in words.
+fn not_an_object(text: &str) -> Option<&'static str> {
+    let found = match text.trim_start().chars().next()? {
+        '{' => return None,
+        '[' => "a JSON array",
+        '"' => "a JSON string",
+        '-' | '0'..='9' => "a JSON number",
+        't' | 'f' => "a JSON boolean",
+        'n' => "JSON null",
+        _ => "not JSON",
+    };
+    Some(found)
+}
+
+/// The key path of a serde error, `mapping.Mobile` or `tags[2]`, with the
+/// keys a user wrote (headers, custom keys) echoed bounded.
+fn key_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut key = String::new();
+    for segment in path {
+        if !key.is_empty() && !matches!(segment, Segment::Seq { .. }) {
+            key.push('.');
+        }
+        match segment {
+            Segment::Seq { index } => key.push_str(&format!("[{index}]")),
+            Segment::Map { key: name } | Segment::Enum { variant: name } => {
+                key.push_str(&echo(name))
+            }
+            Segment::Unknown => key.push('?'),
+        }
+    }
+    if key.is_empty() {
+        TOP_LEVEL.to_owned()
+    } else {
+        key
+    }
+}
+
+/// serde's message with the value it repeats echoed bounded. serde repeats
+/// a value whole in three shapes: ``unknown field `V`, expected …``,
+/// ``unknown variant `V`, …`` and `invalid type: string "V", expected …`;
+/// the value ends where serde's own words resume, found from the end, so a
+/// quote inside the value cannot mislead it.
+fn bounded(message: &str) -> String {
+    const SHAPES: [(&str, &[&str]); 3] = [
+        ("unknown field `", &["`, expected ", "`, there are no "]),
+        ("unknown variant `", &["`, expected ", "`, there are no "]),
+        ("string \"", &["\", expected "]),
+    ];
+    for (opening, closings) in SHAPES {
+        let Some(start) = message.find(opening).map(|at| at + opening.len()) else {
+            continue;
+        };
+        let end = closings
+            .iter()
+            .filter_map(|closing| message.rfind(closing))
+            .filter(|&end| end >= start)
+            .max();
+        if let Some(end) = end {
+            return format!(
+                "{}{}{}",
+                &message[..start],
+                echo(&message[start..end]),
+                &message[end..]
+            );
+        }
+    }
+    message.to_owned()
+}
+
+/// Tenants and destination ids end up inside storage keys and file paths,
+/// so they are kept to a character set that cannot forge another key, and
+/// no dot leads: `.`, `..` and hidden names are path tricks, not names.
 pub fn check_identifier(key: &str, value: &str) -> Result<(), SpecError> {
     let ok = !value.is_empty()
         && value.len() <= 128
+        && !value.starts_with('.')
         && value
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
@@ -460,7 +558,9 @@ pub fn check_identifier(key: &str, value: &str) -> Result<(), SpecError> {
         Err(SpecError::new(
             key,
             format!(
-                "`{value}` must be 1 to 128 characters among letters, digits, '-', '_' and '.'"
+                "`{}` must be 1 to 128 characters among letters, digits, '-', '_' and '.', \
+                 and not start with '.'",
+                echo(value)
             ),
         ))
     }
@@ -469,6 +569,7 @@ pub fn check_identifier(key: &str, value: &str) -> Result<(), SpecError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::echo::ECHO_CHARS;
 
     fn error_of(json: &str) -> SpecError {
         ImportSpec::from_json(json).expect_err("spec should be refused")
@@ -580,6 +681,74 @@ mod tests {
         assert_eq!(e.key, "destination.id");
         let e = error_of(r#"{"tenant":"../other"}"#);
         assert_eq!(e.key, "tenant");
+    }
+
+    #[test]
+    fn identifiers_are_not_dot_names() {
+        for bad in [".", "..", ".hidden"] {
+            let e = error_of(&format!(r#"{{"tenant":"{bad}"}}"#));
+            assert_eq!(e.key, "tenant");
+            assert!(e.message.contains("not start with '.'"), "{e}");
+            let e = error_of(&format!(
+                r#"{{"destination":{{"type":"campaign","id":"{bad}"}}}}"#
+            ));
+            assert_eq!(e.key, "destination.id", "{bad}");
+        }
+        assert!(check_identifier("tenant", "acme.eu-1").is_ok());
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_accepted() {
+        let spec = ImportSpec::from_json("\u{feff}{\"duplicates\": \"update\"}").unwrap();
+        assert_eq!(spec.duplicates, DuplicateMode::Update);
+    }
+
+    #[test]
+    fn a_spec_is_exactly_one_object() {
+        for (text, says) in [
+            ("[]", "the spec is a JSON array"),
+            ("\"skip\"", "the spec is a JSON string"),
+            ("42", "the spec is a JSON number"),
+            ("null", "the spec is JSON null"),
+            ("duplicates: skip", "the spec is not JSON"),
+            (r#"{"duplicates":"skip"} trailing"#, "there is more after"),
+            ("{}{}", "there is more after"),
+            ("{}\n}", "there is more after"),
+        ] {
+            let e = error_of(text);
+            assert_eq!(e.key, "(top level)", "{text}");
+            assert!(e.message.starts_with(says), "{text}: {e}");
+        }
+        let e = error_of("");
+        assert_eq!(e.key, "(top level)");
+        assert!(
+            ImportSpec::from_json(" {}\n\n").is_ok(),
+            "white space around is fine"
+        );
+    }
+
+    #[test]
+    fn long_values_are_echoed_bounded() {
+        let long = "x".repeat(1_000_000);
+        let bounded = format!("{}… (", &long[..ECHO_CHARS]);
+        let cases = [
+            format!(r#"{{"destination":{{"type":"campaign","id":"{long}"}}}}"#),
+            format!(r#"{{"tenant":"{long}"}}"#),
+            format!(r#"{{"{long}":1}}"#),
+            format!(r#"{{"duplicates":"{long}"}}"#),
+            format!(r#"{{"duplicates":"{long}`, expected `x"}}"#),
+            format!(r#"{{"tags":"{long}"}}"#),
+            format!(r#"{{"destination":"{long}\""}}"#),
+            format!(r#"{{"default_country":"{long}"}}"#),
+            format!(r#"{{"mapping":{{"{long}":"nope"}}}}"#),
+            format!(r#"{{"fields":{{"{long}A":{{"type":"text"}}}}}}"#),
+        ];
+        for json in cases {
+            let e = error_of(&json);
+            let shown = e.to_string();
+            assert!(shown.len() < 600, "{}", &shown[..600]);
+            assert!(shown.contains(&bounded), "{shown}");
+        }
     }
 
     #[test]

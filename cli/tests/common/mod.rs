@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use assert_cmd::cargo::cargo_bin_cmd;
 use serde_json::Value;
@@ -79,11 +80,13 @@ impl Dir {
         self.run_exactly(&all)
     }
 
-    /// Runs the binary in this folder with exactly `args`.
+    /// Runs the binary in this folder with exactly `args`. A run that has
+    /// not ended within a minute is killed: a hang fails, not blocks.
     pub fn run_exactly(&self, args: &[&str]) -> Run {
         let output = cargo_bin_cmd!("contact-import")
             .current_dir(self.path())
             .args(args)
+            .timeout(Duration::from_secs(60))
             .output()
             .expect("the binary runs");
         Run {
@@ -179,6 +182,27 @@ impl Run {
         assert!(self.stderr.starts_with("error: "), "{:?}", self.stderr);
         assert!(!self.stderr.contains("panicked") && !self.stderr.contains("backtrace"));
         self.stderr.trim_end()
+    }
+
+    /// A `--json` run that failed with exit status `code`: one `error:`
+    /// line on stderr, and on stdout exactly one JSON object with `error`
+    /// and `code`, which it returns.
+    pub fn json_failure(&self, code: i32) -> Value {
+        self.failed_with(code);
+        assert_eq!(
+            self.stdout.lines().count(),
+            1,
+            "{}: {}",
+            self.args,
+            self.stdout
+        );
+        let object: Value = serde_json::from_str(&self.stdout).expect("stdout is JSON");
+        assert!(
+            object["error"].is_string() && object["code"].is_string(),
+            "{}: {object}",
+            self.args
+        );
+        object
     }
 }
 
