@@ -664,6 +664,29 @@ mod whatever_arrives {
     }
 
     #[tokio::test]
+    async fn long_rows_make_short_chunks() {
+        let note = "n".repeat(100 << 10);
+        let mut file = b"phone,note\n".to_vec();
+        for i in 0..200u32 {
+            file.extend(format!("+1415555{i:04},{note}\n").as_bytes());
+        }
+        let h = harness(5_000, delivery(Order::AsSent, 1));
+        h.objects.upload(KEY, file, "v1", None);
+        h.runner.pipeline().split(upload()).await.unwrap();
+        let chunks: Vec<ChunkMessage> = h
+            .queue
+            .take(QueueName::Chunks)
+            .iter()
+            .map(|body| parse_message(body).unwrap())
+            .collect();
+        assert_eq!(chunks.len(), 2);
+        assert_eq!(chunks.iter().map(|c| c.rows).sum::<u64>(), 200);
+        for chunk in &chunks {
+            assert!(chunk.end_byte - chunk.start.byte < (16 << 20) + (101 << 10));
+        }
+    }
+
+    #[tokio::test]
     async fn cr_only_endings_store_every_contact_under_its_own_row() {
         let mut file = b"phone,name\r".to_vec();
         for i in 0..1_001u32 {
