@@ -1,7 +1,9 @@
 //! The contact-import rules, shared by the Lambdas, the CLI and the tests.
 //!
-//! A file goes through [`engine::ContactFile::open`] (encoding, delimiter,
-//! header, column plan), then each record through [`row::RowValidator`] and
+//! A file goes through [`engine::ContactFile::open`] (what the file is,
+//! encoding, delimiter, header, column plan), its records come from
+//! [`records::RecordReader`] (rows numbered whatever the line endings; a
+//! quote that runs on is one row), then each through [`row::RowValidator`] and
 //! [`engine::Screen`]; rejected rows become lines of a [`report`].
 //! Nothing here knows about AWS.
 
