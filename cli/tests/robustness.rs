@@ -430,3 +430,60 @@ fn an_import_whose_command_was_killed_is_stopped_in_status_and_history() {
     assert_eq!(dir.json(&["status"]).get("stopped"), None);
     assert!(!dir.ok(&["history"]).contains("stopped"));
 }
+
+#[test]
+fn files_that_are_not_csv_are_named_and_nothing_is_imported() {
+    let dir = Dir::new();
+    dir.write(
+        "book.csv",
+        b"PK\x03\x04\x14\x00\x06\x00[Content_Types].xml xl/workbook.xml",
+    );
+    dir.write("archive.csv", b"PK\x03\x04\x14\x00\x06\x00contacts.csv");
+    dir.write("packed.csv", [0x1F, 0x8B, 0x08, 0x00, 0x00, 0x00]);
+    dir.write("doc.csv", b"%PDF-1.7\n1 0 obj\n");
+    let utf32: Vec<u8> = "phone,name\n+14155552671,Ann\n"
+        .chars()
+        .flat_map(|c| (c as u32).to_le_bytes())
+        .collect();
+    dir.write("wide.csv", utf32);
+    let cases: [(&str, &str); 5] = [
+        (
+            "book.csv",
+            "this is an Excel workbook (.xlsx), not a CSV file",
+        ),
+        ("archive.csv", "this is a zip archive, not a CSV file"),
+        (
+            "packed.csv",
+            "this is a gzip-compressed file, not a CSV file",
+        ),
+        ("doc.csv", "this is a PDF document, not a CSV file"),
+        ("wide.csv", "this is text in UTF-32, not a CSV file"),
+    ];
+    for (file, says) in cases {
+        refused_with(&dir.run(&["import", file]), &[file, says]);
+        let object = refused_with(&dir.run(&["import", file, "--json"]), &[file, says]);
+        assert_eq!(object["code"], json!("not_csv"), "{file}");
+    }
+    assert_nothing_imported(&dir);
+}
+
+#[test]
+fn every_line_ending_and_a_quote_left_open_store_each_row_once() {
+    let dir = Dir::new();
+    let mut mac = String::from("phone,name\r");
+    for i in 0..1_001 {
+        mac += &format!("+1415555{i:04},Person {i}\r");
+    }
+    let summary = dir.import("mac.csv", &mac);
+    assert_eq!(summary["inserted"], json!(1_001), "{summary}");
+    assert_eq!(dir.contacts(&[]).len(), 1_001);
+
+    let mixed = "phone,name\n+14155559001,A\r\n+14155559002,B\r+14155559003,C\n+14155559004,D";
+    assert_eq!(dir.import("mixed.csv", mixed)["inserted"], json!(4));
+    let open = "phone,name\n+14155559101,A\n+14155559102,\"B\n+14155559103,C\n+14155559104,D\n";
+    let summary = dir.import("open.csv", open);
+    assert_eq!(summary["processed"], json!(4), "{summary}");
+    assert_eq!(summary["inserted"], json!(3), "{summary}");
+    assert_eq!(summary["reasons"]["malformed_row"], json!(1), "{summary}");
+    assert_eq!(dir.contacts(&[]).len(), 1_001 + 4 + 3);
+}
