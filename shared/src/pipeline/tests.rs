@@ -664,6 +664,30 @@ mod whatever_arrives {
     }
 
     #[tokio::test]
+    async fn an_upload_that_is_not_text_fails_as_what_it_is_before_any_staging() {
+        let h = harness(10, delivery(Order::AsSent, 1));
+        let outcome = import(&h, b"PK\x03\x04\x14\x00[Content_Types].xml xl/sheet1.xml").await;
+        let SplitOutcome::Failed { import_id, reason } = outcome else {
+            panic!("{outcome:?}")
+        };
+        assert!(reason.contains("Excel workbook"), "{reason}");
+        let record = h
+            .store
+            .get_import("acme", &import_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(record.failure.unwrap().code, "not_csv");
+        // Bytes that are not text are not decoded into a staging copy.
+        let staging = keys::staging("acme", &import_id);
+        assert!(
+            !h.objects.keys().contains(&staging),
+            "{:?}",
+            h.objects.keys()
+        );
+    }
+
+    #[tokio::test]
     async fn long_rows_make_short_chunks() {
         let note = "n".repeat(100 << 10);
         let mut file = b"phone,note\n".to_vec();
