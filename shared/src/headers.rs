@@ -163,16 +163,175 @@ pub fn custom_key(header: &str) -> String {
     key
 }
 
-/// What auto-detection makes of a header, with its rank among the synonyms
-/// (0 is the plainest spelling), or None for a column it does not recognise.
-pub fn detect_target(header: &str) -> Option<(Target, usize)> {
-    let normalised = normalise_header(header);
-    for field in Field::ALL {
-        if let Some(rank) = field.synonyms().iter().position(|s| *s == normalised) {
-            return Some((Target::Field(field), rank));
+/// What a phone column holds, as exports name it; the plan prefers some
+/// kinds to others for the primary number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PhoneKind {
+    /// The file's own "phone" or "primary phone".
+    Main,
+    Mobile,
+    Direct,
+    Work,
+    Home,
+    Other,
+}
+
+impl PhoneKind {
+    pub const ALL: [PhoneKind; 6] = [
+        PhoneKind::Main,
+        PhoneKind::Mobile,
+        PhoneKind::Direct,
+        PhoneKind::Work,
+        PhoneKind::Home,
+        PhoneKind::Other,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PhoneKind::Main => "main",
+            PhoneKind::Mobile => "mobile",
+            PhoneKind::Direct => "direct",
+            PhoneKind::Work => "work",
+            PhoneKind::Home => "home",
+            PhoneKind::Other => "other",
         }
     }
-    detect_secondary(&normalised).map(|target| (target, 0))
+
+    pub fn from_name(name: &str) -> Option<PhoneKind> {
+        PhoneKind::ALL.into_iter().find(|kind| kind.name() == name)
+    }
+
+    /// The label a secondary number of this kind carries.
+    pub fn label(self) -> &'static str {
+        match self {
+            PhoneKind::Main => "Main",
+            PhoneKind::Mobile => "Mobile",
+            PhoneKind::Direct => "Direct",
+            PhoneKind::Work => "Work",
+            PhoneKind::Home => "Home",
+            PhoneKind::Other => "Other",
+        }
+    }
+}
+
+/// Words that make a header a phone column.
+const PHONE_WORDS: [&str; 8] = [
+    "phone",
+    "phones",
+    "telephone",
+    "tel",
+    "mobile",
+    "cell",
+    "cellphone",
+    "cellular",
+];
+
+/// Words that make a phone-ish header something else: a fax or pager
+/// (never dialled), or a fact about the number rather than the number.
+const NOT_A_NUMBER: [&str; 17] = [
+    "fax",
+    "pager",
+    "ext",
+    "extension",
+    "type",
+    "label",
+    "code",
+    "status",
+    "opt",
+    "optout",
+    "consent",
+    "dnc",
+    "verified",
+    "valid",
+    "carrier",
+    "country",
+    "source",
+];
+
+/// The kind of phone number a header names, or None when it names none.
+/// Words come apart at spaces, punctuation and camelCase, so that
+/// `MobilePhone`, `Mobile Phone` and `Person - Phone - Mobile` read alike.
+pub fn phone_kind(header: &str) -> Option<PhoneKind> {
+    let words = header_words(header);
+    let has = |candidates: &[&str]| words.iter().any(|w| candidates.contains(&w.as_str()));
+    let named_phone = has(&PHONE_WORDS)
+        || Field::Phone
+            .synonyms()
+            .contains(&normalise_header(header).as_str());
+    if !named_phone || has(&NOT_A_NUMBER) {
+        return None;
+    }
+    let kind = if has(&["mobile", "cell", "cellphone", "cellular", "iphone"]) {
+        PhoneKind::Mobile
+    } else if has(&["direct"]) {
+        PhoneKind::Direct
+    } else if has(&["work", "business", "office", "corporate", "company", "hq"]) {
+        PhoneKind::Work
+    } else if has(&["home", "personal", "private"]) {
+        PhoneKind::Home
+    } else if words.iter().all(|w| {
+        matches!(
+            w.as_str(),
+            "phone" | "telephone" | "tel" | "number" | "main" | "primary" | "contact"
+        ) || w.bytes().all(|b| b.is_ascii_digit())
+    }) {
+        PhoneKind::Main
+    } else {
+        PhoneKind::Other
+    };
+    Some(kind)
+}
+
+/// A header's words, lower case: split at anything not a letter or digit,
+/// and where a lower-case letter meets an upper-case one.
+fn header_words(header: &str) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    let mut previous_lower = false;
+    for c in header.chars() {
+        if !c.is_alphanumeric() {
+            previous_lower = false;
+            if words.last().is_some_and(|w| !w.is_empty()) {
+                words.push(String::new());
+            }
+            continue;
+        }
+        if (c.is_uppercase() && previous_lower) || words.is_empty() {
+            words.push(String::new());
+        }
+        previous_lower = c.is_lowercase();
+        words
+            .last_mut()
+            .expect("a word is open")
+            .extend(c.to_lowercase());
+    }
+    words.retain(|w| !w.is_empty());
+    words
+}
+
+/// What auto-detection makes of a header, with its rank among the synonyms
+/// (0 is the plainest spelling), or None for a column it does not recognise.
+/// Every phone column is found, with its kind; the plan chooses the primary.
+pub fn detect_target(header: &str) -> Option<(Target, usize)> {
+    let normalised = normalise_header(header);
+    if let Some(target) = detect_secondary(&normalised) {
+        return Some((target, 0));
+    }
+    if let Some(kind) = phone_kind(header) {
+        let synonyms = Field::Phone.synonyms();
+        let rank = synonyms
+            .iter()
+            .position(|s| *s == normalised)
+            .unwrap_or(synonyms.len());
+        return Some((Target::AlternatePhone(kind), rank));
+    }
+    Field::ALL
+        .into_iter()
+        .filter(|field| *field != Field::Phone)
+        .find_map(|field| {
+            let rank = field.synonyms().iter().position(|s| *s == normalised)?;
+            Some((Target::Field(field), rank))
+        })
 }
 
 /// `secondary_phone_N` and `secondary_N_<field>` columns.
@@ -210,9 +369,6 @@ mod tests {
     #[test]
     fn synonyms_from_the_issue_are_detected() {
         let cases = [
-            ("Phone Number", Field::Phone),
-            ("Mobile Phone", Field::Phone),
-            ("TEL", Field::Phone),
             ("Given Name", Field::FirstName),
             ("Surname", Field::LastName),
             ("Family-Name", Field::LastName),
@@ -252,8 +408,54 @@ mod tests {
             detect_target("Secondary 1 Role").unwrap().0,
             Target::SecondaryField(1, "role".into())
         );
-        assert_eq!(detect_target("secondary_phone_0"), None);
-        assert_eq!(detect_target("secondary_phone_11"), None);
+        // Past the numbered secondaries, still a phone column.
+        assert_eq!(
+            detect_target("secondary_phone_11").unwrap().0,
+            Target::AlternatePhone(PhoneKind::Other)
+        );
+    }
+
+    #[test]
+    fn phone_columns_of_every_exporter_are_found_with_their_kind() {
+        use PhoneKind::*;
+        let cases = [
+            ("phone", Some(Main)),
+            ("Phone Number", Some(Main)),
+            ("TEL", Some(Main)),
+            ("Primary Phone", Some(Main)),
+            ("Contact Number", Some(Main)),
+            ("Mobile Phone", Some(Mobile)),
+            ("MobilePhone", Some(Mobile)),
+            ("Mobile Phone Number", Some(Mobile)),
+            ("cell", Some(Mobile)),
+            ("Person - Phone - Mobile", Some(Mobile)),
+            ("Work Direct Phone", Some(Direct)),
+            ("Direct Phone Number", Some(Direct)),
+            ("Business Phone", Some(Work)),
+            ("Business Phone 2", Some(Work)),
+            ("Corporate Phone", Some(Work)),
+            ("Company HQ Phone", Some(Work)),
+            ("Person - Phone - Work", Some(Work)),
+            ("Home Phone", Some(Home)),
+            ("HomePhone", Some(Home)),
+            ("Other Phone", Some(Other)),
+            ("Assistant's Phone", Some(Other)),
+            ("Business Fax", None),
+            ("Pager", None),
+            ("Phone Extension", None),
+            ("Phone 1 - Type", None),
+            ("Phone Opt-Out", None),
+            ("Telegram", None),
+            ("Hotel", None),
+            ("Account Number", None),
+        ];
+        for (header, kind) in cases {
+            assert_eq!(phone_kind(header), kind, "{header}");
+        }
+        assert_eq!(
+            header_words("MobilePhone2 - Work"),
+            ["mobile", "phone2", "work"]
+        );
     }
 
     #[test]

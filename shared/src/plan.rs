@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 use csv::StringRecord;
 use serde::{Deserialize, Serialize};
 
-use crate::headers::{custom_key, detect_target, normalise_header, Field};
+use crate::headers::{custom_key, detect_target, normalise_header, Field, PhoneKind};
 use crate::phone::PhoneParser;
 use crate::refusal::{list_headers, Refusal};
 use crate::report::report_columns;
@@ -74,6 +74,8 @@ pub(crate) struct PlanIndex {
     fields: [Option<usize>; Field::ALL.len()],
     pub custom: Vec<(usize, String)>,
     pub secondary: Vec<SecondaryColumns>,
+    /// Phone columns besides the primary one, in file order.
+    pub alternates: Vec<(usize, PhoneKind)>,
     /// The columns a report echoes: all but an input report's own columns.
     pub source_columns: Vec<usize>,
 }
@@ -117,6 +119,7 @@ impl ColumnPlan {
                     .or_insert_with(|| SecondaryColumns::new(*n))
                     .fields
                     .push((i, key.clone())),
+                Target::AlternatePhone(kind) => index.alternates.push((i, *kind)),
                 Target::Ignore => {}
             }
         }
@@ -305,6 +308,7 @@ impl<'a> PlanBuilder<'a> {
     /// look like one field, the best is used and the others stay custom.
     fn detect(&mut self) -> Result<(), Refusal> {
         let mut candidates: Vec<(Target, Vec<(usize, usize)>)> = Vec::new();
+        let mut phones: Vec<(usize, PhoneKind, usize)> = Vec::new();
         for column in 0..self.headers.len() {
             if self.targets[column].is_some() {
                 continue;
@@ -312,6 +316,10 @@ impl<'a> PlanBuilder<'a> {
             let Some((target, rank)) = detect_target(&self.headers[column]) else {
                 continue;
             };
+            if let Target::AlternatePhone(kind) = target {
+                phones.push((column, kind, rank));
+                continue;
+            }
             if target == Target::Field(Field::Consent) && self.spec.consent_column.is_some() {
                 continue;
             }
@@ -327,24 +335,13 @@ impl<'a> PlanBuilder<'a> {
                 None => candidates.push((target, vec![(column, rank)])),
             }
         }
+        self.choose_phones(phones);
         for (target, columns) in candidates {
-            let winner = if target == Target::Field(Field::Phone) {
-                // The share of valid numbers decides; the header breaks ties.
-                let scored: Vec<_> = columns
-                    .iter()
-                    .map(|&(column, rank)| (self.phone_share(column), rank, column))
-                    .collect();
-                scored
-                    .iter()
-                    .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)).then(b.2.cmp(&a.2)))
-                    .map(|&(_, _, column)| column)
-            } else {
-                columns
-                    .iter()
-                    .min_by_key(|&&(column, rank)| (rank, column))
-                    .map(|&(c, _)| c)
-            }
-            .expect("a candidate list is never empty");
+            let winner = columns
+                .iter()
+                .min_by_key(|&&(column, rank)| (rank, column))
+                .map(|&(c, _)| c)
+                .expect("a candidate list is never empty");
             self.targets[winner] = Some((target.clone(), MappingSource::Detected));
             let others: Vec<String> = columns
                 .iter()
@@ -360,6 +357,67 @@ impl<'a> PlanBuilder<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Every column whose header names a phone and whose values are
+    /// numbers counts: the best is the primary column, by kind as the spec's
+    /// `phone_order` prefers, then by its share of valid numbers; the others
+    /// give secondary numbers, and the primary one when the primary is
+    /// empty. A phone-named column whose values are mostly not numbers
+    /// (`n/a`, counts, notes) is kept as an unmapped column.
+    fn choose_phones(&mut self, phones: Vec<(usize, PhoneKind, usize)>) {
+        let (numbers, not_numbers): (Vec<_>, Vec<_>) =
+            phones.into_iter().partition(|&(column, _, _)| {
+                self.number_share(column)
+                    .is_none_or(|share| share >= PHONE_LIKE_SHARE)
+            });
+        let primary_mapped = self.column_with(&Target::Field(Field::Phone)).is_some();
+        // With no column of numbers, the best guess is still a phone column,
+        // so that the plan can say how few of its values are valid.
+        let pool = if numbers.is_empty() {
+            &not_numbers
+        } else {
+            &numbers
+        };
+        let better = |a: &&(usize, PhoneKind, usize), b: &&(usize, PhoneKind, usize)| {
+            let preference = |kind| self.spec.phone_preference(kind);
+            preference(a.1)
+                .cmp(&preference(b.1))
+                .then(self.phone_share(b.0).total_cmp(&self.phone_share(a.0)))
+                .then((a.2, a.0).cmp(&(b.2, b.0)))
+        };
+        let primary = if primary_mapped {
+            None
+        } else {
+            pool.iter().min_by(better).map(|&(column, _, _)| column)
+        };
+        let mut alternates = Vec::new();
+        for &(column, kind, _) in &numbers {
+            if Some(column) == primary {
+                continue;
+            }
+            self.targets[column] = Some((Target::AlternatePhone(kind), MappingSource::Detected));
+            alternates.push(format!("`{}`", self.headers[column]));
+        }
+        if let Some(primary) = primary {
+            self.targets[primary] = Some((Target::Field(Field::Phone), MappingSource::Detected));
+            if !alternates.is_empty() {
+                self.warnings.push(format!(
+                    "`{}` gives the primary number; {} give secondary numbers, and the primary one where `{}` is empty (set phone_order in the spec to prefer another kind)",
+                    self.headers[primary],
+                    alternates.join(", "),
+                    self.headers[primary]
+                ));
+            }
+        }
+        for &(column, _, _) in &not_numbers {
+            if Some(column) != primary {
+                self.warnings.push(format!(
+                    "column `{}` is named like a phone column but most of its values are not phone numbers; it is kept as an unmapped column",
+                    self.headers[column]
+                ));
+            }
+        }
     }
 
     fn keep_unmapped(&mut self) {
@@ -408,6 +466,22 @@ impl<'a> PlanBuilder<'a> {
             .filter(|record| record.get(column).is_some_and(|v| self.phones.is_valid(v)))
             .count();
         valid as f64 / self.sample.len() as f64
+    }
+
+    /// Share of a column's filled sampled values that are valid numbers;
+    /// None when the sample leaves it empty.
+    fn number_share(&self, column: usize) -> Option<f64> {
+        let values: Vec<&str> = self
+            .sample
+            .iter()
+            .filter_map(|record| record.get(column))
+            .filter(|value| !value.trim().is_empty())
+            .collect();
+        if values.is_empty() {
+            return None;
+        }
+        let valid = values.iter().filter(|v| self.phones.is_valid(v)).count();
+        Some(valid as f64 / values.len() as f64)
     }
 
     /// The data column other than `except` that looks most like phone numbers.
@@ -533,7 +607,7 @@ mod tests {
     }
 
     #[test]
-    fn best_phone_column_wins_by_valid_share_and_the_other_is_named() {
+    fn a_phone_named_column_without_numbers_is_not_a_phone_column() {
         let rows: &[&[&str]] = &[
             &["n/a", "4155552671"],
             &["", "(415) 555-2672"],
@@ -544,10 +618,40 @@ mod tests {
         assert_eq!(target_of(&plan, "Phone").0, &Target::Custom("phone".into()));
         assert_eq!(plan.warnings().len(), 1);
         assert!(
-            plan.warnings()[0].contains("`Phone`")
-                && plan.warnings()[0].contains("`Mobile` is used"),
+            plan.warnings()[0].contains(
+                "`Phone` is named like a phone column but most of its values are not phone numbers"
+            ),
             "{:?}",
             plan.warnings()
+        );
+    }
+
+    #[test]
+    fn every_phone_column_counts_and_the_kind_order_picks_the_primary() {
+        let rows: &[&[&str]] = &[&["4155552671", "4155552672", "4155552673", "ann"]];
+        let headers = ["Home Phone", "Mobile Phone", "Work Direct Phone", "Name"];
+        let default = plan(&headers, rows, "{}").unwrap();
+        assert_eq!(
+            target_of(&default, "Mobile Phone").0,
+            &Target::Field(Field::Phone)
+        );
+        assert_eq!(
+            target_of(&default, "Home Phone").0,
+            &Target::AlternatePhone(PhoneKind::Home)
+        );
+        assert_eq!(
+            target_of(&default, "Work Direct Phone").0,
+            &Target::AlternatePhone(PhoneKind::Direct)
+        );
+        assert!(
+            default.warnings()[0].contains("`Mobile Phone` gives the primary number"),
+            "{:?}",
+            default.warnings()
+        );
+        let home_first = plan(&headers, rows, r#"{"phone_order": ["home"]}"#).unwrap();
+        assert_eq!(
+            target_of(&home_first, "Home Phone").0,
+            &Target::Field(Field::Phone)
         );
     }
 
@@ -570,17 +674,19 @@ mod tests {
     }
 
     #[test]
-    fn spec_mapping_overrides_detection_and_warns_about_the_loser() {
+    fn spec_mapping_overrides_detection_and_other_phone_columns_stay_phones() {
         let plan = plan(&["Phone", "Work"], &[], r#"{"mapping":{"Work":"phone"}}"#).unwrap();
         assert_eq!(
             target_of(&plan, "Work"),
             (&Target::Field(Field::Phone), MappingSource::Spec)
         );
-        assert_eq!(target_of(&plan, "Phone").0, &Target::Custom("phone".into()));
-        assert!(
-            plan.warnings()[0].contains("spec maps `Work`"),
-            "{:?}",
-            plan.warnings()
+        // The other phone column still counts, for secondary numbers.
+        assert_eq!(
+            target_of(&plan, "Phone"),
+            (
+                &Target::AlternatePhone(PhoneKind::Main),
+                MappingSource::Detected
+            )
         );
     }
 

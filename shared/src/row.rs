@@ -9,7 +9,7 @@ use csv::{ByteRecord, StringRecord};
 use serde_json::{Map, Number, Value};
 
 use crate::contact::{Contact, SecondaryContact};
-use crate::headers::Field;
+use crate::headers::{Field, PhoneKind};
 use crate::input::Delimiter;
 use crate::outcome::{ErrorCode, Rejection};
 use crate::phone::{PhoneParser, PhoneProblem};
@@ -17,6 +17,11 @@ use crate::plan::ColumnPlan;
 use crate::records::RawRecord;
 use crate::report::restore;
 use crate::spec::{FieldKind, FieldRule, ImportSpec};
+
+/// Whether a value may be a number at all: `n/a`, `-` and `none` hold none.
+fn has_digits(value: &str) -> bool {
+    value.bytes().any(|b| b.is_ascii_digit())
+}
 
 /// The longest a value may be, in bytes: above Excel's 32,767 characters
 /// in any script.
@@ -60,6 +65,8 @@ pub struct RowValidator {
     tags: Vec<String>,
     /// The typed rule of each custom column, aligned with the plan's custom columns.
     custom_rules: Vec<Option<FieldRule>>,
+    /// Phone columns besides the primary, in the spec's order of preference.
+    alternates: Vec<(usize, PhoneKind)>,
 }
 
 impl RowValidator {
@@ -70,7 +77,10 @@ impl RowValidator {
             .iter()
             .map(|(_, key)| spec.fields.get(key).cloned())
             .collect();
+        let mut alternates = plan.index().alternates.clone();
+        alternates.sort_by_key(|&(column, kind)| (spec.phone_preference(kind), column));
         RowValidator {
+            alternates,
             plan,
             phones: PhoneParser::new(spec.default_country),
             delimiter,
@@ -202,14 +212,20 @@ impl RowValidator {
 
     fn contact(&self, record: &StringRecord) -> Result<Contact, Broken> {
         self.check_shape(record)?;
-        let (phone_column, raw_phone) = self
-            .field(record, Field::Phone)
-            .expect("a plan always has a phone column");
+        let (phone_column, raw_phone) = self.primary_phone(record);
         if raw_phone.is_empty() {
             return Err(Broken::new(
                 ErrorCode::MissingPhone,
                 Some(phone_column),
-                format!("column `{}` is empty", self.header(phone_column)),
+                if self.alternates.is_empty() {
+                    format!("column `{}` is empty", self.header(phone_column))
+                } else {
+                    let columns: Vec<String> = std::iter::once(phone_column)
+                        .chain(self.alternates.iter().map(|&(column, _)| column))
+                        .map(|column| format!("`{}`", self.header(column)))
+                        .collect();
+                    format!("no phone column has a number ({})", columns.join(", "))
+                },
                 "Add the contact's phone number with its country code, for example +14155552671, or delete the row",
             ));
         }
@@ -225,7 +241,8 @@ impl RowValidator {
                 self.phone_guidance(raw_phone, problem),
             )
         })?;
-        let secondary = self.secondary(record, &primary.e164)?;
+        let mut secondary = self.secondary(record, &primary.e164)?;
+        self.alternate_numbers(record, phone_column, &primary.e164, &mut secondary)?;
         let priority = self.priority(record)?;
         let scheduled_at = self.scheduled_at(record)?;
         let data = self.data(record)?;
@@ -393,6 +410,60 @@ impl RowValidator {
             });
         }
         Ok(numbers)
+    }
+
+    /// The primary column's value, or where it holds no number, the first
+    /// phone column that does, in the order of preference.
+    fn primary_phone<'r>(&self, record: &'r StringRecord) -> (usize, &'r str) {
+        let primary = self
+            .field(record, Field::Phone)
+            .expect("a plan always has a phone column");
+        if has_digits(primary.1) {
+            return primary;
+        }
+        self.alternates
+            .iter()
+            .map(|&(column, _)| (column, self.cell(record, column).trim()))
+            .find(|(_, value)| has_digits(value))
+            .unwrap_or(primary)
+    }
+
+    /// The numbers of the other phone columns, as secondary numbers labelled
+    /// with their kind; a number the row already has is kept once.
+    fn alternate_numbers(
+        &self,
+        record: &StringRecord,
+        primary_column: usize,
+        primary: &str,
+        numbers: &mut Vec<SecondaryContact>,
+    ) -> Result<(), Broken> {
+        for &(column, kind) in &self.alternates {
+            let raw = self.cell(record, column).trim();
+            if column == primary_column || !has_digits(raw) {
+                continue;
+            }
+            let parsed = self.phones.parse(raw).map_err(|problem| {
+                Broken::new(
+                    ErrorCode::InvalidSecondaryPhone,
+                    Some(column),
+                    format!("`{raw}` in column `{}` {}", self.header(column), problem.describe()),
+                    format!(
+                        "Correct the number or clear it; map the column `{}` to ignore or custom:<key> in the spec if it holds no phone numbers",
+                        self.header(column)
+                    ),
+                )
+            })?;
+            if parsed.e164 == primary || numbers.iter().any(|n| n.phone == parsed.e164) {
+                continue;
+            }
+            numbers.push(SecondaryContact {
+                phone: parsed.e164,
+                phone_raw: raw.to_owned(),
+                extension: parsed.extension,
+                fields: BTreeMap::from([("label".to_owned(), kind.label().to_owned())]),
+            });
+        }
+        Ok(())
     }
 
     fn priority(&self, record: &StringRecord) -> Result<Option<u32>, Broken> {

@@ -10,7 +10,7 @@ use rlibphonenumber::{Region, PHONE_NUMBER_UTIL};
 use serde::{Deserialize, Serialize};
 
 use crate::echo::echo;
-use crate::headers::{custom_key, Field};
+use crate::headers::{custom_key, Field, PhoneKind};
 
 /// Secondary numbers per contact, as the leads importers in the field allow.
 pub const MAX_SECONDARY_PHONES: u8 = 10;
@@ -38,6 +38,40 @@ pub struct ImportSpec {
     /// The tenant's typed custom fields, by custom key.
     #[serde(default)]
     pub fields: BTreeMap<String, FieldRule>,
+    /// The order in which phone columns are preferred for the primary
+    /// number; kinds left out come after, in the default order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phone_order: Vec<PhoneKind>,
+}
+
+/// The primary number's preference when the spec does not say: the file's
+/// own phone column, then the numbers that reach the person.
+pub const DEFAULT_PHONE_ORDER: [PhoneKind; 6] = [
+    PhoneKind::Main,
+    PhoneKind::Mobile,
+    PhoneKind::Direct,
+    PhoneKind::Work,
+    PhoneKind::Home,
+    PhoneKind::Other,
+];
+
+impl ImportSpec {
+    /// Where a kind of phone column stands in the preference (0 first).
+    pub fn phone_preference(&self, kind: PhoneKind) -> usize {
+        self.phone_order
+            .iter()
+            .chain(
+                DEFAULT_PHONE_ORDER
+                    .iter()
+                    .filter(|k| !self.phone_order.contains(k)),
+            )
+            .position(|k| *k == kind)
+            .expect("every kind is in the default order")
+    }
+}
+
+fn phone_kinds() -> String {
+    PhoneKind::ALL.map(PhoneKind::name).join(", ")
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -269,6 +303,9 @@ pub enum Target {
     Custom(String),
     SecondaryPhone(u8),
     SecondaryField(u8, String),
+    /// One more phone column: its number is the primary one when the
+    /// primary column is empty, and a secondary number otherwise.
+    AlternatePhone(PhoneKind),
     Ignore,
 }
 
@@ -294,11 +331,22 @@ impl TryFrom<String> for Target {
         if let Some(field) = Field::from_name(text) {
             return Ok(Target::Field(field));
         }
+        if let Some(kind) = text.strip_prefix("phone:") {
+            return PhoneKind::from_name(kind)
+                .map(Target::AlternatePhone)
+                .ok_or_else(|| {
+                    format!(
+                        "`{}`: a phone column's kind is one of {}",
+                        echo(&value),
+                        phone_kinds()
+                    )
+                });
+        }
         if let Some(target) = secondary_target(text) {
             return target;
         }
         Err(format!(
-            "`{}` is not a field; expected one of {}, secondary_phone_<n>, secondary_<n>_<key>, custom:<key> or ignore",
+            "`{}` is not a field; expected one of {}, phone:<kind>, secondary_phone_<n>, secondary_<n>_<key>, custom:<key> or ignore",
             echo(&value),
             Field::ALL.map(Field::name).join(", ")
         ))
@@ -340,6 +388,7 @@ impl fmt::Display for Target {
             Target::Custom(key) => write!(f, "custom:{key}"),
             Target::SecondaryPhone(n) => write!(f, "secondary_phone_{n}"),
             Target::SecondaryField(n, key) => write!(f, "secondary_{n}_{key}"),
+            Target::AlternatePhone(kind) => write!(f, "phone:{}", kind.name()),
             Target::Ignore => f.write_str("ignore"),
         }
     }
@@ -429,6 +478,17 @@ impl ImportSpec {
                 }
             }
             Destination::Contacts => {}
+        }
+        if let Some((i, kind)) = self
+            .phone_order
+            .iter()
+            .enumerate()
+            .find(|(i, kind)| self.phone_order[..*i].contains(kind))
+        {
+            return Err(SpecError::new(
+                format!("phone_order[{i}]"),
+                format!("`{}` is listed twice; list each kind once", kind.name()),
+            ));
         }
         if let Some(tag) = self.tags.iter().find(|tag| tag.trim().is_empty()) {
             return Err(SpecError::new(

@@ -1,12 +1,12 @@
 //! Headers: synonyms, folding, duplicates, spec mapping, refusals, custom
 //! fields and the consent column.
 
-use contact_import_core::headers::Field;
+use contact_import_core::headers::{Field, PhoneKind};
 use contact_import_core::plan::MappingSource;
 use contact_import_core::spec::Target;
 use contact_import_core::Refusal;
 
-use crate::support::{import, refusal};
+use crate::support::{import, import_bytes, refusal};
 
 #[test]
 fn header_synonyms_map_to_standard_fields() {
@@ -114,9 +114,9 @@ fn of_two_phone_columns_the_one_with_more_valid_numbers_wins() {
     );
     let warnings = import.plan.warnings();
     assert!(
-        warnings
-            .iter()
-            .any(|w| w.contains("`Phone`") && w.contains("`Mobile` is used")),
+        warnings.iter().any(|w| w.contains(
+            "`Phone` is named like a phone column but most of its values are not phone numbers"
+        )),
         "a warning names the other column: {warnings:?}"
     );
     assert_eq!(
@@ -145,20 +145,18 @@ fn spec_mapping_overrides_detection() {
         import.target("Notes"),
         (&Target::Ignore, MappingSource::Spec)
     );
-    assert_eq!(import.target("Cell").0, &Target::Custom("cell".into()));
-    assert!(
-        import
-            .plan
-            .warnings()
-            .iter()
-            .any(|w| w.contains("`Cell`") && w.contains("`Work Number`")),
-        "{:?}",
-        import.plan.warnings()
+    // The other phone column still counts: its number is a secondary one.
+    assert_eq!(
+        import.target("Cell").0,
+        &Target::AlternatePhone(PhoneKind::Mobile)
     );
     let contact = import.contact(2);
     assert_eq!(contact.phone, "+14155552671");
+    assert_eq!(contact.secondary.len(), 1);
+    assert_eq!(contact.secondary[0].phone, "+14155552681");
+    assert_eq!(contact.secondary[0].fields["label"], "Mobile");
     assert_eq!(contact.custom["source"], "web");
-    assert_eq!(contact.custom["cell"], "+14155552681");
+    assert!(!contact.custom.contains_key("cell"), "{:?}", contact.custom);
     assert!(
         !contact.custom.contains_key("notes"),
         "{:?}",
@@ -309,4 +307,64 @@ fn without_the_spec_key_the_detected_consent_column_is_used() {
     let import = import("consent_column.csv", "{}");
     assert_eq!(import.target("Opt-In").0, &Target::Field(Field::Consent));
     assert_eq!(import.summary(), [(2, "no_consent"), (3, "imported")]);
+}
+
+#[test]
+fn every_phone_column_counts_with_the_primary_falling_back_in_order() {
+    let file = "\
+First Name,Mobile Phone,Business Phone,Home Phone,Other Phone
+Ann,+14155552671,+1 415 555 2671,(415) 555-2672,
+Bob,,,(415) 555-2673,
+Cid,,,,
+Dee,n/a,+14155552674,,+14155552675
+Eve,+14155552676,,12345,
+";
+    let import = import_bytes(file.as_bytes(), "{}", &[]);
+    assert_eq!(
+        import.summary(),
+        [
+            (2, "imported"),
+            (3, "imported"),
+            (4, "missing_phone"),
+            (5, "imported"),
+            (6, "invalid_secondary_phone")
+        ]
+    );
+    let secondary = |row: u64| -> Vec<(String, String)> {
+        import
+            .contact(row)
+            .secondary
+            .iter()
+            .map(|s| (s.phone.clone(), s.fields["label"].clone()))
+            .collect()
+    };
+    let ann = import.contact(2);
+    assert_eq!(ann.phone, "+14155552671");
+    // The business number repeats the mobile one: kept once.
+    assert_eq!(
+        secondary(2),
+        [("+14155552672".to_owned(), "Home".to_owned())]
+    );
+    // A contact with only a home number is a contact.
+    assert_eq!(import.contact(3).phone, "+14155552673");
+    assert!(import.contact(3).secondary.is_empty());
+    let dee = import.contact(5);
+    assert_eq!(dee.phone, "+14155552674", "n/a holds no number");
+    assert_eq!(
+        secondary(5),
+        [("+14155552675".to_owned(), "Other".to_owned())]
+    );
+    assert!(import.rejection(6).message.contains("column `Home Phone`"));
+    assert_eq!(
+        import.rejection(4).message,
+        "no phone column has a number (`Mobile Phone`, `Business Phone`, `Home Phone`, `Other Phone`)"
+    );
+
+    let work_first = import_bytes(file.as_bytes(), r#"{"phone_order": ["work", "home"]}"#, &[]);
+    assert_eq!(work_first.contact(2).phone, "+14155552671");
+    assert_eq!(
+        work_first.target("Business Phone").0,
+        &Target::Field(Field::Phone)
+    );
+    assert_eq!(work_first.contact(3).phone, "+14155552673");
 }
