@@ -326,7 +326,9 @@ fn spec_mapping_ignored_columns_and_warnings_are_explained() {
     let warnings = out.split("Warnings\n").nth(1).expect("a warnings section");
     let warning = warnings.split("\n\n").next().unwrap();
     assert!(
-        warning.starts_with("  - column `Phone` is named like a phone column but most of its values are not"),
+        warning.starts_with(
+            "  - column `Phone` is named like a phone column but most of its values are not"
+        ),
         "{warning}"
     );
     assert_eq!(words(line(out, "would import")), ["would", "import", "2"]);

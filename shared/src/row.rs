@@ -9,7 +9,7 @@ use csv::{ByteRecord, StringRecord};
 use serde_json::{Map, Number, Value};
 
 use crate::contact::{Contact, SecondaryContact};
-use crate::headers::{Field, PhoneKind};
+use crate::headers::{custom_key, Field, PhoneKind};
 use crate::input::Delimiter;
 use crate::outcome::{ErrorCode, Rejection};
 use crate::phone::{PhoneParser, PhoneProblem};
@@ -242,11 +242,17 @@ impl RowValidator {
             )
         })?;
         let mut secondary = self.secondary(record, &primary.e164)?;
-        self.alternate_numbers(record, phone_column, &primary.e164, &mut secondary)?;
         let priority = self.priority(record)?;
         let scheduled_at = self.scheduled_at(record)?;
         let data = self.data(record)?;
-        let custom = self.custom(record)?;
+        let mut custom = self.custom(record)?;
+        self.alternate_numbers(
+            record,
+            phone_column,
+            &primary.e164,
+            &mut secondary,
+            &mut custom,
+        );
         self.check_consent(record)?;
 
         let (mut first_name, mut last_name) = (
@@ -429,30 +435,28 @@ impl RowValidator {
     }
 
     /// The numbers of the other phone columns, as secondary numbers labelled
-    /// with their kind; a number the row already has is kept once.
+    /// with their kind; a number the row already has is kept once. A value
+    /// that is not a valid number cannot be dialled but is not lost: it is
+    /// kept as text under the column's custom key.
     fn alternate_numbers(
         &self,
         record: &StringRecord,
         primary_column: usize,
         primary: &str,
         numbers: &mut Vec<SecondaryContact>,
-    ) -> Result<(), Broken> {
+        custom: &mut BTreeMap<String, Value>,
+    ) {
         for &(column, kind) in &self.alternates {
             let raw = self.cell(record, column).trim();
             if column == primary_column || !has_digits(raw) {
                 continue;
             }
-            let parsed = self.phones.parse(raw).map_err(|problem| {
-                Broken::new(
-                    ErrorCode::InvalidSecondaryPhone,
-                    Some(column),
-                    format!("`{raw}` in column `{}` {}", self.header(column), problem.describe()),
-                    format!(
-                        "Correct the number or clear it; map the column `{}` to ignore or custom:<key> in the spec if it holds no phone numbers",
-                        self.header(column)
-                    ),
-                )
-            })?;
+            let Ok(parsed) = self.phones.parse(raw) else {
+                custom
+                    .entry(custom_key(self.header(column)))
+                    .or_insert_with(|| Value::String(raw.to_owned()));
+                continue;
+            };
             if parsed.e164 == primary || numbers.iter().any(|n| n.phone == parsed.e164) {
                 continue;
             }
@@ -463,7 +467,6 @@ impl RowValidator {
                 fields: BTreeMap::from([("label".to_owned(), kind.label().to_owned())]),
             });
         }
-        Ok(())
     }
 
     fn priority(&self, record: &StringRecord) -> Result<Option<u32>, Broken> {
