@@ -9,7 +9,7 @@
 //! Tenants are unique per case, so a shared backend (moto) needs no
 //! cleaning between cases.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::json;
 
@@ -30,6 +30,7 @@ macro_rules! store_contract_tests {
             skip_claims_a_new_number_once,
             retried_batch_keeps_its_own_claims,
             a_late_retry_does_not_undo_a_later_merge,
+            overlapping_imports_leave_one_contact_per_number,
             update_merges_into_the_stored_contact,
             create_always_adds_and_is_idempotent,
             scopes_and_tenants_are_isolated,
@@ -218,6 +219,217 @@ pub async fn a_late_retry_does_not_undo_a_later_merge<S: Store>(store: &S) {
             "{mode:?}: the merge stays"
         );
         assert_eq!(stored[0].contact.tags, ["a", "b"], "{mode:?}");
+    }
+}
+
+/// One import of the overlap case: its id, tag and chunks of rows.
+struct Overlapping {
+    import_id: String,
+    tag: &'static str,
+    chunks: Vec<Vec<ContactWrite>>,
+}
+
+impl Overlapping {
+    /// Rows 2, 3, … hold `numbers` in order, five rows a chunk.
+    fn new(import_id: String, tag: &'static str, numbers: impl Iterator<Item = u32>) -> Self {
+        let writes: Vec<ContactWrite> = numbers
+            .zip(2..)
+            .map(|(number, row)| ContactWrite {
+                row,
+                contact: contact(&format!("+1415555{number:04}"), tag, &[tag]),
+            })
+            .collect();
+        let chunks = writes.chunks(5).map(<[_]>::to_vec).collect();
+        Overlapping {
+            import_id,
+            tag,
+            chunks,
+        }
+    }
+
+    async fn write<S: Store>(
+        &self,
+        store: &S,
+        tenant: &str,
+        scope: &str,
+        mode: DuplicateMode,
+        chunk: usize,
+    ) -> Vec<WriteOutcome> {
+        let target = target(tenant, &self.import_id, scope, mode);
+        store
+            .write_contacts(target, &self.chunks[chunk])
+            .await
+            .unwrap()
+    }
+
+    /// Every chunk in order: one delivery of the whole import.
+    async fn deliver<S: Store>(
+        &self,
+        store: &S,
+        tenant: &str,
+        scope: &str,
+        mode: DuplicateMode,
+    ) -> Vec<WriteOutcome> {
+        let mut outcomes = Vec::new();
+        for chunk in 0..self.chunks.len() {
+            outcomes.extend(self.write(store, tenant, scope, mode, chunk).await);
+        }
+        outcomes
+    }
+
+    fn rows(&self) -> impl Iterator<Item = &ContactWrite> {
+        self.chunks.iter().flatten()
+    }
+}
+
+/// Two imports whose files share 20 of their 30 numbers each write into one
+/// destination, first with their chunks interleaved, then all at once (with a
+/// second delivery of one import racing the first), in skip and update mode:
+/// every number ends with one contact, inserted by exactly one row, and each
+/// import's outcomes account for each of its rows.
+pub async fn overlapping_imports_leave_one_contact_per_number<S: Store>(store: &S) {
+    let tenant = unique("t");
+    for mode in [DuplicateMode::Skip, DuplicateMode::Update] {
+        for concurrent in [false, true] {
+            let case = format!("{mode:?}, concurrent: {concurrent}");
+            let scope = format!("list:overlap {mode:?} {concurrent}");
+            // The shared numbers come first in both files, so that
+            // concurrent deliveries reach them at the same time.
+            let a = Overlapping::new(
+                format!("imp-a-{mode:?}-{concurrent}"),
+                "a",
+                (10..30).chain(0..10),
+            );
+            let b = Overlapping::new(
+                format!("imp-b-{mode:?}-{concurrent}"),
+                "b",
+                (10..30).chain(30..40),
+            );
+            let (outcomes_a, outcomes_b) = if concurrent {
+                let (first_a, again_a, first_b) = tokio::join!(
+                    a.deliver(store, &tenant, &scope, mode),
+                    a.deliver(store, &tenant, &scope, mode),
+                    b.deliver(store, &tenant, &scope, mode),
+                );
+                assert_eq!(first_a, again_a, "{case}: both deliveries of A agree");
+                (first_a, first_b)
+            } else {
+                // A in file order, B backwards, a chunk of each in turn; each
+                // number's first writer is known, and so is every outcome.
+                let mut outcomes_a = Vec::new();
+                let mut chunks_b = Vec::new();
+                let mut written = BTreeSet::new();
+                let mut expected = |rows: &[ContactWrite]| -> Vec<WriteOutcome> {
+                    rows.iter()
+                        .map(|w| match (written.insert(w.contact.phone.clone()), mode) {
+                            (true, _) => WriteOutcome::Inserted,
+                            (false, DuplicateMode::Update) => WriteOutcome::Updated,
+                            (false, _) => WriteOutcome::Existing,
+                        })
+                        .collect()
+                };
+                for (chunk_a, chunk_b) in (0..a.chunks.len()).zip((0..b.chunks.len()).rev()) {
+                    let got = a.write(store, &tenant, &scope, mode, chunk_a).await;
+                    assert_eq!(
+                        got,
+                        expected(&a.chunks[chunk_a]),
+                        "{case}: A chunk {chunk_a}"
+                    );
+                    outcomes_a.extend(got);
+                    let got = b.write(store, &tenant, &scope, mode, chunk_b).await;
+                    assert_eq!(
+                        got,
+                        expected(&b.chunks[chunk_b]),
+                        "{case}: B chunk {chunk_b}"
+                    );
+                    chunks_b.push(got);
+                }
+                // B's outcomes in its file order, as A's are.
+                (outcomes_a, chunks_b.into_iter().rev().flatten().collect())
+            };
+            // A late retry of B changes neither its outcomes nor the contacts.
+            assert_eq!(
+                b.deliver(store, &tenant, &scope, mode).await,
+                outcomes_b,
+                "{case}: B delivered again"
+            );
+            one_contact_per_number(
+                store,
+                &tenant,
+                &scope,
+                mode,
+                &[(&a, outcomes_a), (&b, outcomes_b)],
+                &case,
+            )
+            .await;
+        }
+    }
+}
+
+/// Checks the destination against what each import's writes answered.
+async fn one_contact_per_number<S: Store>(
+    store: &S,
+    tenant: &str,
+    scope: &str,
+    mode: DuplicateMode,
+    imports: &[(&Overlapping, Vec<WriteOutcome>)],
+    case: &str,
+) {
+    // Per number: the contact id and tag of the row that inserted it, and
+    // the tags of every import that wrote it.
+    let mut inserted_by: HashMap<&str, (String, &str)> = HashMap::new();
+    let mut tags: HashMap<&str, BTreeSet<&str>> = HashMap::new();
+    for (import, outcomes) in imports {
+        let rows: Vec<&ContactWrite> = import.rows().collect();
+        assert_eq!(outcomes.len(), rows.len(), "{case}: one outcome per row");
+        let (mut inserted, mut other) = (0, 0);
+        for (write, outcome) in rows.iter().zip(outcomes) {
+            let phone = write.contact.phone.as_str();
+            tags.entry(phone).or_default().insert(import.tag);
+            match (outcome, mode) {
+                (WriteOutcome::Inserted, _) => {
+                    inserted += 1;
+                    let id = contact_id_for(&import.import_id, write.row);
+                    if let Some((earlier, _)) = inserted_by.insert(phone, (id.clone(), import.tag))
+                    {
+                        panic!("{case}: {phone} inserted by both {earlier} and {id}");
+                    }
+                }
+                (WriteOutcome::Existing, DuplicateMode::Skip)
+                | (WriteOutcome::Updated, DuplicateMode::Update) => other += 1,
+                (outcome, mode) => panic!("{case}: {outcome:?} in {mode:?} mode"),
+            }
+        }
+        assert_eq!(
+            inserted + other,
+            rows.len(),
+            "{case}: {}'s counters add up to its rows",
+            import.import_id
+        );
+    }
+    let filter = ContactFilter {
+        scope: Some(scope.to_owned()),
+        import_id: None,
+    };
+    let stored = all_contacts(store, tenant, &filter).await;
+    assert_eq!(stored.len(), 40, "{case}: one contact per distinct number");
+    assert_eq!(inserted_by.len(), 40, "{case}: every number inserted once");
+    let phones: BTreeSet<&str> = stored.iter().map(|c| c.contact.phone.as_str()).collect();
+    assert_eq!(phones.len(), 40, "{case}: no number has two contacts");
+    for contact in &stored {
+        let phone = contact.contact.phone.as_str();
+        let (inserted_id, inserted_tag) = &inserted_by[phone];
+        assert_eq!(
+            &contact.contact_id, inserted_id,
+            "{case}: {phone} is the contact its inserting row made"
+        );
+        let stored_tags: BTreeSet<&str> = contact.contact.tags.iter().map(String::as_str).collect();
+        let expected = match mode {
+            // No merge may be lost, whichever import came first.
+            DuplicateMode::Update => tags[phone].clone(),
+            _ => BTreeSet::from([*inserted_tag]),
+        };
+        assert_eq!(stored_tags, expected, "{case}: tags of {phone}");
     }
 }
 

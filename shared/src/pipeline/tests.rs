@@ -743,3 +743,99 @@ mod whatever_arrives {
         assert!(report.contains("\n3,malformed_row,"), "{report}");
     }
 }
+
+#[tokio::test]
+async fn two_overlapping_imports_with_interleaved_chunks_count_every_row_once() {
+    // A holds numbers 0..60, B 30..90: 30 shared, 90 distinct.
+    let file = |numbers: std::ops::Range<u32>| {
+        let mut file = b"phone,name\n".to_vec();
+        for i in numbers {
+            file.extend(format!("+1415555{i:04},Row{i}\n").as_bytes());
+        }
+        file
+    };
+    let files = [
+        ("uploads/acme/a.csv", file(0..60)),
+        ("uploads/acme/b.csv", file(30..90)),
+    ];
+    for mode in ["skip", "update"] {
+        // Each chunk delivered twice, three deliveries at a time.
+        let h = harness(7, delivery(Order::AsSent, 2));
+        let spec = format!(r#"{{"duplicates":"{mode}"}}"#);
+        let mut import_ids = Vec::new();
+        for (key, bytes) in &files {
+            h.objects
+                .upload(key, bytes.clone(), "v1", Some(spec.clone()));
+            let upload = Upload {
+                key: (*key).to_owned(),
+                version: None,
+            };
+            let outcome = h.runner.pipeline().split(upload).await.unwrap();
+            let SplitOutcome::Split { import_id, chunks } = outcome else {
+                panic!("{outcome:?}")
+            };
+            assert_eq!(chunks, 9);
+            import_ids.push(import_id);
+        }
+        // One batch of both imports' chunks: A's forwards and B's backwards, in turn.
+        let (of_a, mut of_b): (Vec<String>, Vec<String>) = h
+            .queue
+            .take(QueueName::Chunks)
+            .into_iter()
+            .partition(|body| {
+                parse_message::<ChunkMessage>(body).unwrap().import_id == import_ids[0]
+            });
+        of_b.reverse();
+        let interleaved: Vec<String> = of_a
+            .into_iter()
+            .zip(of_b)
+            .flat_map(|(a, b)| [a, b])
+            .collect();
+        assert_eq!(interleaved.len(), 18);
+        h.queue.send(QueueName::Chunks, interleaved).await.unwrap();
+        h.runner.drain().await.unwrap();
+
+        let mut inserted = 0;
+        let mut duplicates = 0;
+        for import_id in &import_ids {
+            let record = h
+                .store
+                .get_import("acme", import_id)
+                .await
+                .unwrap()
+                .unwrap();
+            let tally = &record.tally;
+            assert!(tally.adds_up(), "{mode}: {tally:?}");
+            let existing = tally
+                .reasons
+                .get(&ErrorCode::DuplicateExisting)
+                .copied()
+                .unwrap_or_default();
+            let duplicate = match mode {
+                "skip" => {
+                    assert_eq!(tally.updated, 0, "{mode}");
+                    existing
+                }
+                _ => {
+                    assert_eq!(existing, 0, "{mode}");
+                    tally.updated
+                }
+            };
+            assert_eq!(
+                (tally.processed, tally.inserted + duplicate),
+                (60, 60),
+                "{mode}: every row of {import_id} is inserted or a duplicate"
+            );
+            inserted += tally.inserted;
+            duplicates += duplicate;
+        }
+        assert_eq!((inserted, duplicates), (90, 30), "{mode}");
+        let contacts = h.store.all_contacts();
+        let phones: HashSet<&str> = contacts.iter().map(|c| c.contact.phone.as_str()).collect();
+        assert_eq!(
+            (contacts.len(), phones.len()),
+            (90, 90),
+            "{mode}: one contact per distinct number"
+        );
+    }
+}
