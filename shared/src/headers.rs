@@ -178,6 +178,9 @@ pub enum PhoneKind {
 }
 
 impl PhoneKind {
+    /// Every kind, in the order preferred for the primary number when the
+    /// spec does not say: the file's own phone column, then the numbers
+    /// that reach the person.
     pub const ALL: [PhoneKind; 6] = [
         PhoneKind::Main,
         PhoneKind::Mobile,

@@ -44,24 +44,13 @@ pub struct ImportSpec {
     pub phone_order: Vec<PhoneKind>,
 }
 
-/// The primary number's preference when the spec does not say: the file's
-/// own phone column, then the numbers that reach the person.
-pub const DEFAULT_PHONE_ORDER: [PhoneKind; 6] = [
-    PhoneKind::Main,
-    PhoneKind::Mobile,
-    PhoneKind::Direct,
-    PhoneKind::Work,
-    PhoneKind::Home,
-    PhoneKind::Other,
-];
-
 impl ImportSpec {
     /// Where a kind of phone column stands in the preference (0 first).
     pub fn phone_preference(&self, kind: PhoneKind) -> usize {
         self.phone_order
             .iter()
             .chain(
-                DEFAULT_PHONE_ORDER
+                PhoneKind::ALL
                     .iter()
                     .filter(|k| !self.phone_order.contains(k)),
             )
