@@ -2,7 +2,7 @@
 //! finding the delimiter its header uses.
 
 use std::fmt;
-use std::io::{self, Chain, Cursor, Read};
+use std::io::{self, BufReader, Chain, Cursor, Read};
 
 use encoding_rs::{Encoding, UTF_16BE, UTF_16LE, WINDOWS_1252};
 use encoding_rs_io::{DecodeReaderBytes, DecodeReaderBytesBuilder};
@@ -243,7 +243,10 @@ pub(crate) type HeadThenRest<R> = Chain<Cursor<Vec<u8>>, R>;
 
 enum Utf8Inner<R: Read> {
     Plain(HeadThenRest<R>),
-    Transcoded(Box<DecodeReaderBytes<HeadThenRest<R>, Vec<u8>>>),
+    /// Buffered: the decoder drops the end of a character that does not fit
+    /// a small read (as `read_to_end` makes near the end of the file), so it
+    /// is only ever asked for whole blocks.
+    Transcoded(Box<BufReader<DecodeReaderBytes<HeadThenRest<R>, Vec<u8>>>>),
 }
 
 impl<R: Read> Read for Utf8Reader<R> {
@@ -282,7 +285,7 @@ pub fn utf8_reader<R: Read>(mut input: R) -> Result<(TextEncoding, Utf8Reader<R>
                 .bom_override(true)
                 .strip_bom(true)
                 .build(Cursor::new(head).chain(input));
-            Utf8Inner::Transcoded(Box::new(decoder))
+            Utf8Inner::Transcoded(Box::new(BufReader::with_capacity(HEAD_BYTES, decoder)))
         }
     };
     Ok((encoding, Utf8Reader { inner }))
@@ -439,6 +442,22 @@ mod tests {
             decode(&utf16(text, true, false)),
             (TextEncoding::Utf16Le, text.into())
         );
+    }
+
+    #[test]
+    fn a_character_cut_at_the_end_decodes_whole_whatever_the_reads() {
+        // UTF-16 with an odd last byte: the decoder ends with U+FFFD.
+        let mut bytes = utf16("phone\nZoë", true, true);
+        bytes.push(0x41);
+        let (_, text) = decode(&bytes);
+        assert_eq!(text, "phone\nZoë\u{fffd}");
+        let (_, mut reader) = utf8_reader(bytes.as_slice()).unwrap();
+        let mut bytewise = Vec::new();
+        let mut byte = [0u8; 1];
+        while reader.read(&mut byte).unwrap() == 1 {
+            bytewise.push(byte[0]);
+        }
+        assert_eq!(String::from_utf8(bytewise).unwrap(), text);
     }
 
     #[test]
