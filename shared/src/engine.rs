@@ -97,7 +97,12 @@ impl<R: Read> ContactFile<R> {
         let mut headers: Vec<String> = header
             .record
             .iter()
-            .map(|h| String::from_utf8_lossy(h).trim().to_owned())
+            // A second byte-order mark (files joined by hand) is not part of a name.
+            .map(|h| {
+                String::from_utf8_lossy(h)
+                    .trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+                    .to_owned()
+            })
             .collect();
         if headers.iter().all(String::is_empty) {
             return Err(Refusal::BlankHeader { row: header.row });
