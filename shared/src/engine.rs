@@ -16,7 +16,7 @@ use crate::phone::{e164_key, PhoneParser};
 use crate::plan::ColumnPlan;
 use crate::records::{RawRecord, RecordReader, ResumePoint};
 use crate::refusal::{Refusal, MAX_COLUMNS, MAX_HEADER_BYTES};
-use crate::report::{is_report_header, restore};
+use crate::report::{is_invisible_control, is_report_header, restore, REPORT_COLUMNS};
 use crate::row::RowValidator;
 use crate::spec::{DuplicateMode, ImportSpec};
 
@@ -77,13 +77,34 @@ impl<R: Read> ContactFile<R> {
                 header.row
             )));
         }
-        if header.record.len() > MAX_COLUMNS {
+        let data_start = header.end;
+        let mut headers: Vec<String> = header
+            .record
+            .iter()
+            // A second byte-order mark (files joined by hand) is not part of a
+            // name, nor are control characters that no spreadsheet shows.
+            .map(|h| {
+                let name = String::from_utf8_lossy(h).replace(is_invisible_control, "");
+                name.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+                    .to_owned()
+            })
+            .collect();
+        let is_report = is_report_header(&headers);
+        if is_report {
+            // An uploaded report: its headers were neutralised like its cells.
+            headers = headers.iter().map(|h| restore(h).to_owned()).collect();
+        }
+        // A report of a file at the limit has the report's columns besides.
+        let allowed = match is_report {
+            true => MAX_COLUMNS + REPORT_COLUMNS.len(),
+            false => MAX_COLUMNS,
+        };
+        if headers.len() > allowed {
             return Err(Refusal::TooManyColumns {
-                found: header.record.len(),
+                found: headers.len(),
             });
         }
-        if let Some((column, name)) = header
-            .record
+        if let Some((column, name)) = headers
             .iter()
             .enumerate()
             .find(|(_, name)| name.len() > MAX_HEADER_BYTES)
@@ -93,23 +114,8 @@ impl<R: Read> ContactFile<R> {
                 bytes: name.len(),
             });
         }
-        let data_start = header.end;
-        let mut headers: Vec<String> = header
-            .record
-            .iter()
-            // A second byte-order mark (files joined by hand) is not part of a name.
-            .map(|h| {
-                String::from_utf8_lossy(h)
-                    .trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
-                    .to_owned()
-            })
-            .collect();
         if headers.iter().all(String::is_empty) {
             return Err(Refusal::BlankHeader { row: header.row });
-        }
-        if is_report_header(&headers) {
-            // An uploaded report: its headers were neutralised like its cells.
-            headers = headers.iter().map(|h| restore(h).to_owned()).collect();
         }
         let mut sampled = VecDeque::with_capacity(SAMPLE_ROWS);
         while sampled.len() < SAMPLE_ROWS {

@@ -54,6 +54,23 @@ pub fn neutralise(cell: &str) -> Cow<'_, str> {
     }
 }
 
+/// Control characters (NUL, escape, ...) that no spreadsheet shows.
+pub fn is_invisible_control(c: char) -> bool {
+    c.is_ascii_control() && !matches!(c, '\t' | '\n' | '\r')
+}
+
+/// A cell as the report writes it: without invisible control characters,
+/// which would make the report look like binary data when uploaded again,
+/// and inert in spreadsheets.
+pub fn report_cell(cell: &str) -> Cow<'_, str> {
+    if cell.contains(is_invisible_control) {
+        let visible: String = cell.chars().filter(|&c| !is_invisible_control(c)).collect();
+        Cow::Owned(neutralise(&visible).into_owned())
+    } else {
+        neutralise(cell)
+    }
+}
+
 /// Undoes [`neutralise`]; applied to the cells of a report uploaded again.
 pub fn restore(cell: &str) -> &str {
     match cell.strip_prefix('\'') {
@@ -109,7 +126,7 @@ impl<W: Write> ReportWriter<W> {
 
     fn write_cells<'c>(&mut self, cells: impl Iterator<Item = &'c str>) -> csv::Result<()> {
         self.writer
-            .write_record(cells.map(|cell| neutralise(cell).into_owned()))
+            .write_record(cells.map(|cell| report_cell(cell).into_owned()))
     }
 
     /// Rejected rows written so far.
@@ -151,6 +168,14 @@ mod tests {
         }
         assert_eq!(neutralise("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
         assert_eq!(neutralise("Ann"), "Ann");
+    }
+
+    #[test]
+    fn invisible_control_characters_are_left_out() {
+        assert_eq!(report_cell("fi\u{0}\u{1}rst\u{1b}\u{7f}"), "first");
+        assert_eq!(report_cell("\u{0}=1+1"), "'=1+1");
+        assert_eq!(report_cell("a\tb\r\nc"), "a\tb\r\nc");
+        assert_eq!(report_cell("Mu\u{f1}oz"), "Mu\u{f1}oz");
     }
 
     #[test]

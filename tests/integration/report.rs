@@ -2,6 +2,7 @@
 //! report itself again after fixing rows.
 
 use contact_import_core::plan::MappingSource;
+use contact_import_core::refusal::MAX_COLUMNS;
 use contact_import_core::report::REPORT_COLUMNS;
 use contact_import_core::spec::Target;
 
@@ -289,4 +290,43 @@ fn report_keeps_values_beyond_the_header() {
         ["'+14155552672", "Bob Stone", "Paris", "extra"]
     );
     assert_eq!(report.report_line(2)[4..], ["'+14155552671", "Ann Lee", ""]);
+}
+
+/// The report of any file that was read uploads again: control characters
+/// no spreadsheet shows are left out (they made it look like binary data),
+/// and a file at the column limit gets the report's columns besides.
+#[test]
+fn report_of_a_file_at_the_limits_uploads_again() {
+    // Under 1% of its bytes are control bytes, so the file is read as text.
+    let notes = "n".repeat(200);
+    let file = format!(
+        "phone,na\u{0}me,notes\n+1 415 555 26,A\u{0}nn\u{1b},{notes}\n+1 415 555 27,B\u{7}ob,{notes}\n"
+    );
+    let import = import_bytes(file.as_bytes(), "{}", &[]);
+    assert_eq!(import.plan.source_headers(), ["phone", "name", "notes"]);
+    let report = import.report();
+    assert!(!report
+        .iter()
+        .any(|b| matches!(b, 0..=8 | 0x0E..=0x1F | 0x7F)));
+    let reimport = import_bytes(&report, "{}", &[]);
+    assert_eq!(
+        reimport.summary(),
+        [(2, "invalid_phone"), (3, "invalid_phone")]
+    );
+    assert_eq!(reimport.rejected()[0].values[1], "Ann");
+
+    let columns = MAX_COLUMNS;
+    let header: Vec<String> = std::iter::once("phone".to_owned())
+        .chain((2..=columns).map(|c| format!("c{c}")))
+        .collect();
+    let file = format!(
+        "{}\n+1 415 555 26{}\n",
+        header.join(","),
+        ",x".repeat(columns - 1)
+    );
+    let import = import_bytes(file.as_bytes(), "{}", &[]);
+    let reimport = import_bytes(&import.report(), "{}", &[]);
+    assert!(reimport.plan.is_report_input());
+    assert_eq!(reimport.plan.source_headers(), header);
+    assert_eq!(reimport.summary(), [(2, "invalid_phone")]);
 }
