@@ -99,11 +99,38 @@ impl Field {
             Field::FirstName => &["first name", "firstname", "first", "given name", "forename"],
             Field::LastName => &["last name", "lastname", "surname", "family name", "last"],
             Field::Name => &["name", "full name", "fullname", "contact name"],
-            Field::Email => &["email", "email address", "e mail", "e mail address"],
-            Field::Company => &["company", "company name", "organization", "organisation"],
-            Field::Address => &["address", "street", "street address", "address line 1"],
-            Field::City => &["city", "town"],
-            Field::State => &["state", "province", "state province"],
+            Field::Email => &[
+                "email",
+                "email address",
+                "e mail",
+                "e mail address",
+                "primary email",
+            ],
+            Field::Company => &[
+                "company",
+                "company name",
+                "organization",
+                "organisation",
+                "organization name",
+                "account name",
+            ],
+            Field::Address => &[
+                "address",
+                "street",
+                "street address",
+                "address line 1",
+                "mailing street",
+            ],
+            Field::City => &["city", "town", "mailing city"],
+            Field::State => &[
+                "state",
+                "province",
+                "state province",
+                "state/province",
+                "state/region",
+                "mailing state",
+                "mailing state/province",
+            ],
             Field::Zip => &[
                 "zip",
                 "postal code",
@@ -111,16 +138,21 @@ impl Field {
                 "zip code",
                 "zipcode",
                 "post code",
+                "zip/postal code",
+                "mailing zip",
+                "mailing postal code",
+                "mailing zip/postal code",
             ],
-            Field::Country => &["country"],
+            Field::Country => &["country", "country/region", "mailing country"],
             Field::Timezone => &["timezone", "time zone", "tz"],
-            Field::Tags => &["tags", "tag", "labels"],
+            Field::Tags => &["tags", "tag", "labels", "categories"],
             Field::ContactId => &[
                 "contactid",
                 "contact id",
                 "external id",
                 "crm id",
                 "externalid",
+                "record id",
             ],
             Field::Priority => &["priority"],
             Field::ScheduledAt => &["scheduledat", "scheduled at", "scheduled time"],
@@ -265,7 +297,9 @@ pub fn phone_kind(header: &str) -> Option<PhoneKind> {
     if !named_phone || has(&NOT_A_NUMBER) {
         return None;
     }
-    let kind = if has(&["mobile", "cell", "cellphone", "cellular", "iphone"]) {
+    // "iPhone" comes apart at its camel case, so it is looked for whole.
+    let iphone = normalise_header(header).contains("iphone");
+    let kind = if iphone || has(&["mobile", "cell", "cellphone", "cellular"]) {
         PhoneKind::Mobile
     } else if has(&["direct"]) {
         PhoneKind::Direct
@@ -286,9 +320,32 @@ pub fn phone_kind(header: &str) -> Option<PhoneKind> {
     Some(kind)
 }
 
+/// A phone column's header without a last word that names the value
+/// itself: `Phone 1 - Value` → `phone 1`, `primary_phone` → `primary phone`.
+pub(crate) fn phone_stem(header: &str) -> Vec<String> {
+    let mut words = header_words(header);
+    if words.len() > 1 && matches!(words.last().map(String::as_str), Some("value" | "number")) {
+        words.pop();
+    }
+    words
+}
+
+/// The stem of a label column's header (`Phone 1 - Label`, `Phone 1 - Type`,
+/// `primary_phone_type`), or None when the header names no label.
+pub(crate) fn label_stem(header: &str) -> Option<Vec<String>> {
+    let mut words = header_words(header);
+    match words.last().map(String::as_str) {
+        Some("label" | "type") if words.len() > 1 => {
+            words.pop();
+            Some(words)
+        }
+        _ => None,
+    }
+}
+
 /// A header's words, lower case: split at anything not a letter or digit,
 /// and where a lower-case letter meets an upper-case one.
-fn header_words(header: &str) -> Vec<String> {
+pub(crate) fn header_words(header: &str) -> Vec<String> {
     let mut words: Vec<String> = Vec::new();
     let mut previous_lower = false;
     for c in header.chars() {
@@ -428,6 +485,7 @@ mod tests {
             ("Primary Phone", Some(Main)),
             ("Contact Number", Some(Main)),
             ("Mobile Phone", Some(Mobile)),
+            ("iPhone", Some(Mobile)),
             ("MobilePhone", Some(Mobile)),
             ("Mobile Phone Number", Some(Mobile)),
             ("cell", Some(Mobile)),

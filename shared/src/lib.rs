@@ -15,6 +15,7 @@ pub mod engine;
 pub mod headers;
 pub mod imports;
 pub mod input;
+pub mod layouts;
 pub mod memory;
 pub mod outcome;
 pub mod phone;

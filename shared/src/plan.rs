@@ -5,10 +5,14 @@ use std::collections::{BTreeMap, HashSet};
 use csv::StringRecord;
 use serde::{Deserialize, Serialize};
 
-use crate::headers::{custom_key, detect_target, normalise_header, Field, PhoneKind};
+use crate::headers::{
+    custom_key, detect_target, label_stem, normalise_header, phone_stem, Field, PhoneKind,
+};
+use crate::layouts::{self, Layout, Meaning};
 use crate::phone::PhoneParser;
 use crate::refusal::{list_headers, Refusal};
 use crate::report::report_columns;
+use crate::row::first_number;
 use crate::spec::{ImportSpec, Target, Unmapped};
 
 /// A sampled column must hold at least this share of valid numbers to be
@@ -43,6 +47,7 @@ pub struct ColumnPlan {
     columns: Vec<Column>,
     warnings: Vec<String>,
     report_input: bool,
+    layout: Option<String>,
     index: PlanIndex,
 }
 
@@ -51,11 +56,19 @@ struct PlanParts {
     columns: Vec<Column>,
     warnings: Vec<String>,
     report_input: bool,
+    /// The exporter whose layout the headers are, when one was recognised.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    layout: Option<String>,
 }
 
 impl From<PlanParts> for ColumnPlan {
     fn from(parts: PlanParts) -> Self {
-        ColumnPlan::new(parts.columns, parts.warnings, parts.report_input)
+        ColumnPlan::new(
+            parts.columns,
+            parts.warnings,
+            parts.report_input,
+            parts.layout,
+        )
     }
 }
 
@@ -65,6 +78,7 @@ impl From<ColumnPlan> for PlanParts {
             columns: plan.columns,
             warnings: plan.warnings,
             report_input: plan.report_input,
+            layout: plan.layout,
         }
     }
 }
@@ -76,8 +90,33 @@ pub(crate) struct PlanIndex {
     pub secondary: Vec<SecondaryColumns>,
     /// Phone columns besides the primary one, in file order.
     pub alternates: Vec<(usize, PhoneKind)>,
+    /// Each phone column that has one, with the column of its labels.
+    pub labels: Vec<(usize, usize)>,
     /// The columns a report echoes: all but an input report's own columns.
     pub source_columns: Vec<usize>,
+}
+
+/// Pairs each label column with the phone column it is named after
+/// (`Phone 1 - Label` with `Phone 1 - Value`).
+fn phone_labels(columns: &[Column]) -> Vec<(usize, usize)> {
+    let is_phone = |target: &Target| {
+        matches!(
+            target,
+            Target::Field(Field::Phone) | Target::AlternatePhone(_)
+        )
+    };
+    columns
+        .iter()
+        .enumerate()
+        .filter(|(_, column)| column.target == Target::PhoneLabel)
+        .filter_map(|(label, column)| {
+            let stem = label_stem(&column.header)?;
+            let phone = columns
+                .iter()
+                .position(|c| is_phone(&c.target) && phone_stem(&c.header) == stem)?;
+            Some((phone, label))
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -98,7 +137,12 @@ impl SecondaryColumns {
 }
 
 impl ColumnPlan {
-    fn new(columns: Vec<Column>, warnings: Vec<String>, report_input: bool) -> Self {
+    fn new(
+        columns: Vec<Column>,
+        warnings: Vec<String>,
+        report_input: bool,
+        layout: Option<String>,
+    ) -> Self {
         let mut index = PlanIndex::default();
         let mut secondary: BTreeMap<u8, SecondaryColumns> = BTreeMap::new();
         for (i, column) in columns.iter().enumerate() {
@@ -120,16 +164,23 @@ impl ColumnPlan {
                     .fields
                     .push((i, key.clone())),
                 Target::AlternatePhone(kind) => index.alternates.push((i, *kind)),
-                Target::Ignore => {}
+                Target::PhoneLabel | Target::Ignore => {}
             }
         }
         index.secondary = secondary.into_values().collect();
+        index.labels = phone_labels(&columns);
         ColumnPlan {
             columns,
             warnings,
             report_input,
+            layout,
             index,
         }
+    }
+
+    /// The exporter whose layout was recognised, such as "Google Contacts".
+    pub fn layout(&self) -> Option<&str> {
+        self.layout.as_deref()
     }
 
     pub fn columns(&self) -> &[Column] {
@@ -192,6 +243,7 @@ struct PlanBuilder<'a> {
     spec: &'a ImportSpec,
     phones: &'a PhoneParser,
     report_input: bool,
+    layout: Option<&'static Layout>,
     targets: Vec<Option<(Target, MappingSource)>>,
     warnings: Vec<String>,
 }
@@ -215,6 +267,7 @@ impl<'a> PlanBuilder<'a> {
             spec,
             phones,
             report_input,
+            layout: layouts::recognise(headers),
             targets,
             warnings: Vec::new(),
         }
@@ -239,7 +292,13 @@ impl<'a> PlanBuilder<'a> {
                 }
             })
             .collect();
-        Ok(ColumnPlan::new(columns, self.warnings, self.report_input))
+        let layout = self.layout.map(|layout| layout.name.to_owned());
+        Ok(ColumnPlan::new(
+            columns,
+            self.warnings,
+            self.report_input,
+            layout,
+        ))
     }
 
     fn find_column(&self, key: &str, name: &str) -> Result<usize, Refusal> {
@@ -313,7 +372,7 @@ impl<'a> PlanBuilder<'a> {
             if self.targets[column].is_some() {
                 continue;
             }
-            let Some((target, rank)) = detect_target(&self.headers[column]) else {
+            let Some((target, rank)) = self.recognise(column) else {
                 continue;
             };
             if let Target::AlternatePhone(kind) = target {
@@ -336,6 +395,7 @@ impl<'a> PlanBuilder<'a> {
             }
         }
         self.choose_phones(phones);
+        self.find_phone_labels();
         for (target, columns) in candidates {
             let winner = columns
                 .iter()
@@ -357,6 +417,48 @@ impl<'a> PlanBuilder<'a> {
             }
         }
         Ok(())
+    }
+
+    /// What a column's header says it holds: as the recognised layout
+    /// reads it, else by the generic rules on the header without the
+    /// layout's prefix. None leaves it unmapped.
+    fn recognise(&mut self, column: usize) -> Option<(Target, usize)> {
+        let header = &self.headers[column];
+        let Some(layout) = self.layout else {
+            return detect_target(header);
+        };
+        match layout.meaning(header) {
+            Some(Meaning::Field(field)) => Some((Target::Field(field), 0)),
+            Some(Meaning::Phone(kind)) => Some((Target::AlternatePhone(kind), 0)),
+            Some(Meaning::Unmapped) => None,
+            Some(Meaning::Ignore) => {
+                self.targets[column] = Some((Target::Ignore, MappingSource::Detected));
+                None
+            }
+            None => detect_target(layout.strip_prefix(header)),
+        }
+    }
+
+    /// Columns named after a phone column with `Label` or `Type` for
+    /// `Value` hold the labels of its numbers.
+    fn find_phone_labels(&mut self) {
+        let phone_stems: Vec<Vec<String>> = (0..self.headers.len())
+            .filter(|&c| {
+                matches!(
+                    self.targets[c],
+                    Some((Target::Field(Field::Phone) | Target::AlternatePhone(_), _))
+                )
+            })
+            .map(|c| phone_stem(&self.headers[c]))
+            .collect();
+        for column in 0..self.headers.len() {
+            if self.targets[column].is_some() {
+                continue;
+            }
+            if label_stem(&self.headers[column]).is_some_and(|stem| phone_stems.contains(&stem)) {
+                self.targets[column] = Some((Target::PhoneLabel, MappingSource::Detected));
+            }
+        }
     }
 
     /// Every column whose header names a phone and whose values are
@@ -463,7 +565,11 @@ impl<'a> PlanBuilder<'a> {
         let valid = self
             .sample
             .iter()
-            .filter(|record| record.get(column).is_some_and(|v| self.phones.is_valid(v)))
+            .filter(|record| {
+                record
+                    .get(column)
+                    .is_some_and(|v| self.phones.is_valid(first_number(v)))
+            })
             .count();
         valid as f64 / self.sample.len() as f64
     }
@@ -480,7 +586,10 @@ impl<'a> PlanBuilder<'a> {
         if values.is_empty() {
             return None;
         }
-        let valid = values.iter().filter(|v| self.phones.is_valid(v)).count();
+        let valid = values
+            .iter()
+            .filter(|v| self.phones.is_valid(first_number(v)))
+            .count();
         Some(valid as f64 / values.len() as f64)
     }
 

@@ -11,17 +11,15 @@ pub const REPORT_COLUMNS: [&str; 4] = ["row", "error_code", "error_message", "gu
 
 /// Where the report's own columns stand in a file's headers, when the file
 /// is a report uploaded again after fixes: wherever the user moved them.
+/// Where a name appears twice (the file itself had a `row` column), the
+/// report's is the first, as the report writes its columns first.
 pub fn report_columns(headers: &[String]) -> Option<[usize; 4]> {
     if headers.len() <= REPORT_COLUMNS.len() {
         return None;
     }
     let mut found = [0; 4];
     for (slot, name) in found.iter_mut().zip(REPORT_COLUMNS) {
-        let mut at = headers.iter().enumerate().filter(|(_, h)| *h == name);
-        *slot = match (at.next(), at.next()) {
-            (Some((i, _)), None) => i,
-            _ => return None,
-        };
+        *slot = headers.iter().position(|h| h == name)?;
     }
     Some(found)
 }

@@ -9,7 +9,7 @@ use csv::{ByteRecord, StringRecord};
 use serde_json::{Map, Number, Value};
 
 use crate::contact::{Contact, SecondaryContact};
-use crate::headers::{custom_key, Field, PhoneKind};
+use crate::headers::{custom_key, phone_kind, Field, PhoneKind};
 use crate::input::Delimiter;
 use crate::outcome::{ErrorCode, Rejection};
 use crate::phone::{PhoneParser, PhoneProblem};
@@ -21,6 +21,101 @@ use crate::spec::{FieldKind, FieldRule, ImportSpec};
 /// Whether a value may be a number at all: `n/a`, `-` and `none` hold none.
 fn has_digits(value: &str) -> bool {
     value.bytes().any(|b| b.is_ascii_digit())
+}
+
+/// Google's separator between several values of one cell.
+const MULTI_VALUE: &str = ":::";
+
+/// A value without the `'` that tools such as Apollo put first so that
+/// spreadsheets keep it as text.
+fn without_text_marker(value: &str) -> &str {
+    value.strip_prefix('\'').map_or(value, str::trim_start)
+}
+
+/// The numbers one phone cell holds: several when Google joined them with
+/// `:::`, or when `/`, `;` or ` or ` separates parts that each have the
+/// digits of a whole number (so `030/1234567` stays one number).
+pub(crate) fn phone_parts(cell: &str) -> PhoneParts<'_> {
+    if cell.contains(MULTI_VALUE) {
+        let parts: Vec<&str> = cell
+            .split(MULTI_VALUE)
+            .map(str::trim)
+            .filter(|part| !part.is_empty())
+            .collect();
+        return PhoneParts::Many(parts.into_iter());
+    }
+    if cell.contains(['/', ';']) || cell.contains(" or ") || cell.contains(" OR ") {
+        let parts: Vec<&str> = cell
+            .split(['/', ';'])
+            .flat_map(|part| part.split(" or "))
+            .flat_map(|part| part.split(" OR "))
+            .map(str::trim)
+            .filter(|part| !part.is_empty())
+            .collect();
+        let digits = |part: &str| part.bytes().filter(u8::is_ascii_digit).count();
+        if parts.len() > 1 && parts.iter().all(|part| digits(part) >= 7) {
+            return PhoneParts::Many(parts.into_iter());
+        }
+    }
+    PhoneParts::One(Some(cell))
+}
+
+/// The first number of a phone cell, as the column plan samples it.
+pub(crate) fn first_number(cell: &str) -> &str {
+    phone_parts(without_text_marker(cell.trim()))
+        .next()
+        .unwrap_or("")
+}
+
+pub(crate) enum PhoneParts<'a> {
+    One(Option<&'a str>),
+    Many(std::vec::IntoIter<&'a str>),
+}
+
+impl<'a> Iterator for PhoneParts<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        match self {
+            PhoneParts::One(cell) => cell.take(),
+            PhoneParts::Many(parts) => parts.next(),
+        }
+    }
+}
+
+/// A phone column as the row rules try it.
+#[derive(Debug, Clone)]
+struct PhoneColumn {
+    column: usize,
+    kind: PhoneKind,
+    /// The column holding this column's labels (Google's `Phone 1 - Label`).
+    labels: Option<usize>,
+}
+
+/// A number found in a row: which phone column, which of its values.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Found<'r> {
+    slot: usize,
+    part: usize,
+    raw: &'r str,
+}
+
+/// Google's own groups, on every contact it exports: not a tag of anyone.
+fn is_google_system_group(tag: &str) -> bool {
+    tag.eq_ignore_ascii_case("mycontacts") || tag.eq_ignore_ascii_case("my contacts")
+}
+
+/// The tags of a tags cell: separated by `,`, `;` or Google's `:::`, without
+/// Google's `* ` system marker or the quotes Mailchimp puts around each.
+fn row_tags(cell: &str) -> impl Iterator<Item = &str> {
+    cell.split([',', ';'])
+        .flat_map(|tag| tag.split(MULTI_VALUE))
+        .map(|tag| {
+            let tag = tag.trim();
+            let tag = tag.strip_prefix("* ").unwrap_or(tag);
+            tag.trim_matches('"').trim()
+        })
+        .filter(|tag| !is_google_system_group(tag))
 }
 
 /// The longest a value may be, in bytes: above Excel's 32,767 characters
@@ -65,8 +160,8 @@ pub struct RowValidator {
     tags: Vec<String>,
     /// The typed rule of each custom column, aligned with the plan's custom columns.
     custom_rules: Vec<Option<FieldRule>>,
-    /// Phone columns besides the primary, in the spec's order of preference.
-    alternates: Vec<(usize, PhoneKind)>,
+    /// The primary phone column, then the others in the spec's order of preference.
+    phone_columns: Vec<PhoneColumn>,
 }
 
 impl RowValidator {
@@ -79,8 +174,27 @@ impl RowValidator {
             .collect();
         let mut alternates = plan.index().alternates.clone();
         alternates.sort_by_key(|&(column, kind)| (spec.phone_preference(kind), column));
+        let primary = plan
+            .column_of(Field::Phone)
+            .expect("a plan always has a phone column");
+        let primary_kind = phone_kind(plan.header(primary)).unwrap_or(PhoneKind::Main);
+        let labels = |column: usize| {
+            plan.index()
+                .labels
+                .iter()
+                .find(|&&(phone, _)| phone == column)
+                .map(|&(_, labels)| labels)
+        };
+        let phone_columns = std::iter::once((primary, primary_kind))
+            .chain(alternates)
+            .map(|(column, kind)| PhoneColumn {
+                column,
+                kind,
+                labels: labels(column),
+            })
+            .collect();
         RowValidator {
-            alternates,
+            phone_columns,
             plan,
             phones: PhoneParser::new(spec.default_country),
             delimiter,
@@ -128,7 +242,7 @@ impl RowValidator {
             .index()
             .source_columns
             .iter()
-            .map(|&i| self.cell(record, i).to_owned())
+            .map(|&i| self.as_written(record, i).to_owned())
             .collect();
         // Values beyond the header are kept, so that nothing of the row is lost.
         values.extend(
@@ -185,7 +299,9 @@ impl RowValidator {
         )
     }
 
-    fn cell<'r>(&self, record: &'r StringRecord, column: usize) -> &'r str {
+    /// A cell as the file wrote it (a report's neutralising undone): what
+    /// the report shows.
+    fn as_written<'r>(&self, record: &'r StringRecord, column: usize) -> &'r str {
         let value = record.get(column).unwrap_or("");
         if self.plan.is_report_input() {
             restore(value)
@@ -194,16 +310,47 @@ impl RowValidator {
         }
     }
 
-    fn field<'r>(&self, record: &'r StringRecord, field: Field) -> Option<(usize, &'r str)> {
-        let column = self.plan.column_of(field)?;
-        Some((column, self.cell(record, column).trim()))
+    /// A cell as the rules see it: trimmed, without a spreadsheet's text marker.
+    fn cell<'r>(&self, record: &'r StringRecord, column: usize) -> &'r str {
+        without_text_marker(self.as_written(record, column).trim())
     }
 
+    fn field<'r>(&self, record: &'r StringRecord, field: Field) -> Option<(usize, &'r str)> {
+        let column = self.plan.column_of(field)?;
+        Some((column, self.cell(record, column)))
+    }
+
+    /// A field's value; of several joined by `:::`, the first.
     fn text(&self, record: &StringRecord, field: Field) -> Option<String> {
         self.field(record, field)
-            .map(|(_, value)| value)
+            .map(|(_, value)| value.split(MULTI_VALUE).next().unwrap_or("").trim())
             .filter(|value| !value.is_empty())
             .map(str::to_owned)
+    }
+
+    /// The values after the first of fields that hold several (Google's
+    /// `a@x.com ::: b@y.com`), kept as `<field>_others`.
+    fn other_values(&self, record: &StringRecord, custom: &mut BTreeMap<String, Value>) {
+        for field in Field::ALL {
+            if matches!(field, Field::Phone | Field::Tags | Field::Data) {
+                continue;
+            }
+            let Some((_, value)) = self.field(record, field) else {
+                continue;
+            };
+            if let Some((_, rest)) = value.split_once(MULTI_VALUE) {
+                let others: Vec<&str> = rest
+                    .split(MULTI_VALUE)
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+                    .collect();
+                if !others.is_empty() {
+                    custom
+                        .entry(format!("{}_others", field.name()))
+                        .or_insert_with(|| Value::String(others.join(", ")));
+                }
+            }
+        }
     }
 
     fn header(&self, column: usize) -> &str {
@@ -212,17 +359,19 @@ impl RowValidator {
 
     fn contact(&self, record: &StringRecord) -> Result<Contact, Broken> {
         self.check_shape(record)?;
-        let (phone_column, raw_phone) = self.primary_phone(record);
+        let chosen = self.primary_phone(record);
+        let (phone_column, raw_phone) = (self.phone_columns[chosen.slot].column, chosen.raw);
         if raw_phone.is_empty() {
             return Err(Broken::new(
                 ErrorCode::MissingPhone,
                 Some(phone_column),
-                if self.alternates.is_empty() {
+                if self.phone_columns.len() == 1 {
                     format!("column `{}` is empty", self.header(phone_column))
                 } else {
-                    let columns: Vec<String> = std::iter::once(phone_column)
-                        .chain(self.alternates.iter().map(|&(column, _)| column))
-                        .map(|column| format!("`{}`", self.header(column)))
+                    let columns: Vec<String> = self
+                        .phone_columns
+                        .iter()
+                        .map(|phone| format!("`{}`", self.header(phone.column)))
                         .collect();
                     format!("no phone column has a number ({})", columns.join(", "))
                 },
@@ -246,13 +395,8 @@ impl RowValidator {
         let scheduled_at = self.scheduled_at(record)?;
         let data = self.data(record)?;
         let mut custom = self.custom(record)?;
-        self.alternate_numbers(
-            record,
-            phone_column,
-            &primary.e164,
-            &mut secondary,
-            &mut custom,
-        );
+        self.alternate_numbers(record, chosen, &primary.e164, &mut secondary, &mut custom);
+        self.other_values(record, &mut custom);
         self.check_consent(record)?;
 
         let (mut first_name, mut last_name) = (
@@ -266,7 +410,7 @@ impl RowValidator {
         }
         let row_tags = self
             .field(record, Field::Tags)
-            .map(|(_, tags)| tags.split([',', ';']))
+            .map(|(_, tags)| row_tags(tags))
             .into_iter()
             .flatten();
         Ok(Contact {
@@ -418,53 +562,90 @@ impl RowValidator {
         Ok(numbers)
     }
 
-    /// The primary column's value, or where it holds no number, the first
-    /// phone column that does, in the order of preference.
-    fn primary_phone<'r>(&self, record: &'r StringRecord) -> (usize, &'r str) {
-        let primary = self
-            .field(record, Field::Phone)
-            .expect("a plan always has a phone column");
-        if has_digits(primary.1) {
-            return primary;
-        }
-        self.alternates
+    /// Every value with digits in the row's phone columns, in the order
+    /// they are tried for the primary number.
+    fn found_numbers<'r>(&'r self, record: &'r StringRecord) -> impl Iterator<Item = Found<'r>> {
+        self.phone_columns
             .iter()
-            .map(|&(column, _)| (column, self.cell(record, column).trim()))
-            .find(|(_, value)| has_digits(value))
-            .unwrap_or(primary)
+            .enumerate()
+            .flat_map(move |(slot, phone)| {
+                phone_parts(self.cell(record, phone.column))
+                    .enumerate()
+                    .map(move |(part, raw)| Found { slot, part, raw })
+            })
+            .filter(|found| has_digits(found.raw))
     }
 
-    /// The numbers of the other phone columns, as secondary numbers labelled
-    /// with their kind; a number the row already has is kept once. A value
-    /// that is not a valid number cannot be dialled but is not lost: it is
-    /// kept as text under the column's custom key.
+    /// The first number of the primary column or, where it holds none, of
+    /// the next phone column that does. With none, the primary cell as it
+    /// is (empty, or text such as `n/a`).
+    fn primary_phone<'r>(&'r self, record: &'r StringRecord) -> Found<'r> {
+        self.found_numbers(record).next().unwrap_or(Found {
+            slot: 0,
+            part: 0,
+            raw: self.cell(record, self.phone_columns[0].column),
+        })
+    }
+
+    /// The label of a found number: its label column's value (the matching
+    /// one of several joined by `:::`, without Google's `* ` marker), else
+    /// its column's kind.
+    fn label(&self, record: &StringRecord, found: Found<'_>) -> Option<String> {
+        let phone = &self.phone_columns[found.slot];
+        let labels = phone.labels.map(|column| self.cell(record, column))?;
+        let mut parts = labels.split(MULTI_VALUE).map(str::trim);
+        let first = parts.next().unwrap_or("");
+        let label = match found.part {
+            0 => first,
+            n => parts.nth(n - 1).unwrap_or(first),
+        };
+        let label = label.strip_prefix("* ").unwrap_or(label).trim();
+        (!label.is_empty()).then(|| label.to_owned())
+    }
+
+    /// Every other number of the row, as secondary numbers labelled as the
+    /// file labels them or with their column's kind; a number the row
+    /// already has is kept once. A value that is not a valid number cannot
+    /// be dialled but is not lost: it is kept as text under the column's
+    /// custom key. The primary number's own label is kept as `phone_label`.
     fn alternate_numbers(
         &self,
         record: &StringRecord,
-        primary_column: usize,
+        chosen: Found<'_>,
         primary: &str,
         numbers: &mut Vec<SecondaryContact>,
         custom: &mut BTreeMap<String, Value>,
     ) {
-        for &(column, kind) in &self.alternates {
-            let raw = self.cell(record, column).trim();
-            if column == primary_column || !has_digits(raw) {
-                continue;
-            }
-            let Ok(parsed) = self.phones.parse(raw) else {
-                custom
-                    .entry(custom_key(self.header(column)))
-                    .or_insert_with(|| Value::String(raw.to_owned()));
+        if let Some(label) = self.label(record, chosen) {
+            custom
+                .entry("phone_label".to_owned())
+                .or_insert(Value::String(label));
+        }
+        for found in self.found_numbers(record).filter(|found| *found != chosen) {
+            let phone = &self.phone_columns[found.slot];
+            let Ok(parsed) = self.phones.parse(found.raw) else {
+                let kept = custom
+                    .entry(custom_key(self.header(phone.column)))
+                    .or_insert_with(|| Value::String(String::new()));
+                if let Value::String(text) = kept {
+                    if !text.is_empty() {
+                        text.push_str(" ::: ");
+                    }
+                    text.push_str(found.raw);
+                }
                 continue;
             };
             if parsed.e164 == primary || numbers.iter().any(|n| n.phone == parsed.e164) {
                 continue;
             }
+            let label = self
+                .label(record, found)
+                .unwrap_or_else(|| phone.kind.label().to_owned());
             numbers.push(SecondaryContact {
                 phone: parsed.e164,
-                phone_raw: raw.to_owned(),
+                phone_raw: found.raw.to_owned(),
                 extension: parsed.extension,
-                fields: BTreeMap::from([("label".to_owned(), kind.label().to_owned())]),
+                fields: BTreeMap::from([("label".to_owned(), label)]),
             });
         }
     }

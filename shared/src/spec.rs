@@ -295,6 +295,10 @@ pub enum Target {
     /// One more phone column: its number is the primary one when the
     /// primary column is empty, and a secondary number otherwise.
     AlternatePhone(PhoneKind),
+    /// The label of the phone column named like it with `Value` for
+    /// `Label` or `Type` (Google's `Phone 1 - Label`): the row's label for
+    /// that column's numbers.
+    PhoneLabel,
     Ignore,
 }
 
@@ -303,8 +307,10 @@ impl TryFrom<String> for Target {
 
     fn try_from(value: String) -> Result<Self, Self::Error> {
         let text = value.trim();
-        if text == "ignore" {
-            return Ok(Target::Ignore);
+        match text {
+            "ignore" => return Ok(Target::Ignore),
+            "phone_label" => return Ok(Target::PhoneLabel),
+            _ => {}
         }
         if let Some(key) = text
             .strip_prefix("custom:")
@@ -335,7 +341,7 @@ impl TryFrom<String> for Target {
             return target;
         }
         Err(format!(
-            "`{}` is not a field; expected one of {}, phone:<kind>, secondary_phone_<n>, secondary_<n>_<key>, custom:<key> or ignore",
+            "`{}` is not a field; expected one of {}, phone:<kind>, phone_label, secondary_phone_<n>, secondary_<n>_<key>, custom:<key> or ignore",
             echo(&value),
             Field::ALL.map(Field::name).join(", ")
         ))
@@ -378,6 +384,7 @@ impl fmt::Display for Target {
             Target::SecondaryPhone(n) => write!(f, "secondary_phone_{n}"),
             Target::SecondaryField(n, key) => write!(f, "secondary_{n}_{key}"),
             Target::AlternatePhone(kind) => write!(f, "phone:{}", kind.name()),
+            Target::PhoneLabel => f.write_str("phone_label"),
             Target::Ignore => f.write_str("ignore"),
         }
     }
