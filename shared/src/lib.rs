@@ -28,6 +28,7 @@ pub mod report;
 pub mod row;
 pub mod spec;
 pub mod synthetic;
+pub mod vcard;
 
 pub use contact::Contact;
 pub use engine::{ContactFile, FileFacts, RowOutcome, Screen};
