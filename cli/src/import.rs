@@ -20,7 +20,8 @@ use crate::summary;
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
     /// The contact file: .csv, .tsv or .txt, in UTF-8, UTF-16 or
-    /// Windows-1252, delimited by comma, semicolon, tab or pipe.
+    /// Windows-1252, delimited by comma, semicolon, tab or pipe; or a
+    /// .vcf address-book export.
     pub file: PathBuf,
     /// An import spec (JSON): destination, duplicates, default country,
     /// column mapping, custom field rules, tags.
@@ -101,8 +102,8 @@ fn upload_key(tenant: &str, path: &Path, now: &str) -> Result<String, BadInput> 
         return Err(BadInput::other(
             path.display(),
             "unsupported_file_type",
-            "only .csv, .tsv and .txt files can be imported; save the sheet as \
-             CSV (UTF-8) and import that file",
+            "only .csv, .tsv, .txt and .vcf files can be imported; save the sheet \
+             as CSV (UTF-8) and import that file",
         ));
     }
     if name.starts_with('.') || name.contains('\\') {

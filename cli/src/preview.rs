@@ -40,6 +40,8 @@ pub struct Preview {
     /// The path as the user wrote it.
     pub file: String,
     pub encoding: TextEncoding,
+    /// The exporter whose column layout the file has, when recognised.
+    pub layout: Option<String>,
     pub delimiter: Delimiter,
     pub columns: Vec<Column>,
     pub warnings: Vec<String>,
@@ -105,6 +107,7 @@ pub fn preview(path: &Path, spec: &ImportSpec) -> Result<Preview, BadInput> {
     let facts = contacts.facts();
     let (encoding, delimiter) = (facts.encoding, facts.delimiter);
     let plan = contacts.plan();
+    let layout = plan.layout().map(str::to_owned);
     let columns = plan.columns().to_vec();
     let warnings = plan.warnings().to_vec();
     let custom_fields = plan.custom_keys().into_iter().map(str::to_owned).collect();
@@ -128,6 +131,7 @@ pub fn preview(path: &Path, spec: &ImportSpec) -> Result<Preview, BadInput> {
     Ok(Preview {
         file: path.display().to_string(),
         encoding,
+        layout,
         delimiter,
         columns,
         warnings,
@@ -159,6 +163,7 @@ pub fn to_json(preview: &Preview) -> Value {
     json!({
         "file": preview.file,
         "encoding": preview.encoding.label(),
+        "layout": preview.layout,
         "delimiter": preview.delimiter.name(),
         "rows": preview.counts.rows(),
         "columns": preview.columns,
@@ -189,6 +194,9 @@ pub fn render_text(preview: &Preview, out: &mut impl Write) -> io::Result<()> {
         one_line(&preview.file)
     )?;
     writeln!(out, "  encoding   {}", preview.encoding.label())?;
+    if let Some(layout) = &preview.layout {
+        writeln!(out, "  layout     {layout}")?;
+    }
     writeln!(out, "  delimiter  {}", preview.delimiter.name())?;
     writeln!(out, "  data rows  {}", counts.rows())?;
 

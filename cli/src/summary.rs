@@ -31,6 +31,7 @@ pub fn to_json(record: &ImportRecord, report: Option<&str>, stopped: Option<&str
         "reasons": reasons,
         "report": report,
         "encoding": summary.encoding,
+        "layout": summary.layout,
         "delimiter": record.facts.as_ref().map(|f| f.delimiter.name()),
         "duration_ms": summary.duration_ms,
     });
@@ -104,6 +105,9 @@ pub fn render_text(
     writeln!(out, "  report       {}", report.unwrap_or("none"))?;
     if let Some(encoding) = summary.encoding {
         writeln!(out, "  encoding     {encoding}")?;
+    }
+    if let Some(layout) = summary.layout {
+        writeln!(out, "  layout       {layout}")?;
     }
     if let Some(facts) = &record.facts {
         writeln!(out, "  delimiter    {}", facts.delimiter.name())?;

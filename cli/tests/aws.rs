@@ -328,6 +328,7 @@ fn counters(summary: &Value) -> BTreeMap<&str, Value> {
         "failed",
         "reasons",
         "encoding",
+        "layout",
         "delimiter",
     ]
     .into_iter()

@@ -509,7 +509,7 @@ fn bad_input_gives_one_error_line_and_writes_nothing() {
         ),
         (
             &["import", "small.xlsx"],
-            "only .csv, .tsv and .txt files can be imported",
+            "only .csv, .tsv, .txt and .vcf files can be imported",
         ),
         (&["import", "no_phone.csv"], "no column holds phone numbers"),
         (&["import", "header_only.csv"], "no data rows"),

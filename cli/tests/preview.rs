@@ -244,6 +244,7 @@ fn json_output_is_one_object_with_every_key() {
             "encoding",
             "failed",
             "file",
+            "layout",
             "rows",
             "sample",
             "skipped",

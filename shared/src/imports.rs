@@ -232,8 +232,8 @@ pub mod keys {
     use super::*;
 
     pub const UPLOADS: &str = "uploads/";
-    /// File types the splitter accepts.
-    pub const ACCEPTED_SUFFIXES: [&str; 3] = [".csv", ".tsv", ".txt"];
+    /// File types the splitter accepts: delimited text, and vCard files.
+    pub const ACCEPTED_SUFFIXES: [&str; 4] = [".csv", ".tsv", ".txt", ".vcf"];
     /// The longest file name, in bytes, that [`upload_name`] keeps. With
     /// the `.spec.json` of its sidecar it stays within the 255 bytes a file
     /// system allows one name, and a whole upload key (a tenant of up to 128
@@ -279,7 +279,7 @@ pub mod keys {
         let lower = name.to_ascii_lowercase();
         if name.is_empty() || !ACCEPTED_SUFFIXES.iter().any(|s| lower.ends_with(s)) {
             return Err(refuse(format!(
-                "`{key}` is not a contact file; upload a .csv, .tsv or .txt file"
+                "`{key}` is not a contact file; upload a .csv, .tsv, .txt or .vcf file"
             )));
         }
         Ok(tenant)

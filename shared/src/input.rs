@@ -9,6 +9,7 @@ use encoding_rs_io::{DecodeReaderBytes, DecodeReaderBytesBuilder};
 use serde::{Deserialize, Serialize};
 
 use crate::refusal::Refusal;
+use crate::vcard::{looks_like_vcard, VcardToCsv};
 
 /// How much of the file is looked at to tell what it is: its kind, its
 /// encoding, its delimiter.
@@ -233,9 +234,18 @@ fn sniff_utf16_without_bom(head: &[u8]) -> Option<TextEncoding> {
     }
 }
 
-/// A reader that yields the file as UTF-8 without a byte-order mark.
+/// A reader that yields the file as UTF-8 without a byte-order mark; a
+/// vCard file as the CSV it converts to.
 pub struct Utf8Reader<R: Read> {
     inner: Utf8Inner<R>,
+}
+
+impl<R: Read> Utf8Reader<R> {
+    /// Whether the bytes read differ from the file's (other than a BOM):
+    /// the pipeline then stages the converted text for its chunks.
+    pub fn is_converted(&self) -> bool {
+        !matches!(self.inner, Utf8Inner::Plain(_))
+    }
 }
 
 /// The sniffed head, then the rest of the input.
@@ -247,6 +257,8 @@ enum Utf8Inner<R: Read> {
     /// a small read (as `read_to_end` makes near the end of the file), so it
     /// is only ever asked for whole blocks.
     Transcoded(Box<BufReader<DecodeReaderBytes<HeadThenRest<R>, Vec<u8>>>>),
+    /// A vCard file decodes its own charsets, card by card.
+    Vcard(Box<VcardToCsv<HeadThenRest<R>>>),
 }
 
 impl<R: Read> Read for Utf8Reader<R> {
@@ -254,6 +266,7 @@ impl<R: Read> Read for Utf8Reader<R> {
         match &mut self.inner {
             Utf8Inner::Plain(reader) => reader.read(buf),
             Utf8Inner::Transcoded(reader) => reader.read(buf),
+            Utf8Inner::Vcard(reader) => reader.read(buf),
         }
     }
 }
@@ -270,6 +283,11 @@ pub fn utf8_reader<R: Read>(mut input: R) -> Result<(TextEncoding, Utf8Reader<R>
         .map_err(|e| Refusal::Unreadable(e.to_string()))?;
     if let Some(kind) = sniff_not_text(&head) {
         return Err(Refusal::NotText(kind));
+    }
+    if looks_like_vcard(&head) {
+        let cards = VcardToCsv::new(Cursor::new(head).chain(input));
+        let inner = Utf8Inner::Vcard(Box::new(cards));
+        return Ok((TextEncoding::Utf8, Utf8Reader { inner }));
     }
     let encoding = sniff_encoding(&head, complete);
     let inner = match encoding.transcoder() {

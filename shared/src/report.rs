@@ -85,15 +85,29 @@ pub struct ReportWriter<W: Write> {
 
 impl<W: Write> ReportWriter<W> {
     /// Starts a report whose original columns are `headers`.
-    pub fn new(sink: W, headers: &[String]) -> csv::Result<Self> {
-        let mut report = ReportWriter::without_header(sink);
-        report.write_cells(
+    pub fn new(mut sink: W, headers: &[String]) -> csv::Result<Self> {
+        let cells = || {
             REPORT_COLUMNS
                 .iter()
                 .copied()
-                .chain(headers.iter().map(String::as_str)),
-        )?;
-        Ok(report)
+                .chain(headers.iter().map(String::as_str))
+                .map(|cell| report_cell(cell).into_owned())
+        };
+        // The delimiter of an uploaded file is the one its header line has
+        // most of outside quotes: a name holding `;`, tab or `|` is quoted,
+        // so that the report reads back with commas.
+        let quote_all = headers.iter().any(|h| h.contains([';', '\t', '|']));
+        let style = match quote_all {
+            true => csv::QuoteStyle::Always,
+            false => csv::QuoteStyle::Necessary,
+        };
+        let mut header = csv::WriterBuilder::new()
+            .quote_style(style)
+            .from_writer(&mut sink);
+        header.write_record(cells())?;
+        header.flush()?;
+        drop(header);
+        Ok(ReportWriter::without_header(sink))
     }
 
     /// A report part that continues another report, as the pipeline's chunks write.
@@ -174,6 +188,21 @@ mod tests {
         assert_eq!(report_cell("\u{0}=1+1"), "'=1+1");
         assert_eq!(report_cell("a\tb\r\nc"), "a\tb\r\nc");
         assert_eq!(report_cell("Mu\u{f1}oz"), "Mu\u{f1}oz");
+    }
+
+    #[test]
+    fn a_header_holding_another_delimiter_is_quoted_whole() {
+        let headers = ["phone".to_owned(), "a;b;c;d;e".to_owned()];
+        let report = ReportWriter::new(Vec::new(), &headers).unwrap();
+        let text = String::from_utf8(report.finish().unwrap()).unwrap();
+        assert_eq!(
+            text,
+            "\"row\",\"error_code\",\"error_message\",\"guidance\",\"phone\",\"a;b;c;d;e\"\n"
+        );
+        assert_eq!(
+            crate::input::detect_delimiter(text.as_bytes()),
+            crate::input::Delimiter::Comma
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod support;
 
 mod contacts;
 mod encodings;
+mod exporters;
 mod mapping;
 mod refusals;
 mod report;

@@ -12,7 +12,7 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 /// The fields of `import --json` and `status --json`, exactly.
-pub const SUMMARY_FIELDS: [&str; 12] = [
+pub const SUMMARY_FIELDS: [&str; 13] = [
     "import_id",
     "status",
     "processed",
@@ -23,6 +23,7 @@ pub const SUMMARY_FIELDS: [&str; 12] = [
     "reasons",
     "report",
     "encoding",
+    "layout",
     "delimiter",
     "duration_ms",
 ];

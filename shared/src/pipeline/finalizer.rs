@@ -279,6 +279,9 @@ pub struct ImportSummary<'a> {
     pub reasons: &'a std::collections::BTreeMap<ErrorCode, u64>,
     pub report: Option<&'a str>,
     pub encoding: Option<&'static str>,
+    /// The exporter whose column layout the file has, when recognised.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layout: Option<&'a str>,
     pub delimiter: Option<&'static str>,
     pub rows: u64,
     pub bytes: u64,
@@ -310,6 +313,7 @@ impl<'a> ImportSummary<'a> {
             reasons: &record.tally.reasons,
             report: record.report_key.as_deref(),
             encoding: record.facts.as_ref().map(|f| f.encoding.label()),
+            layout: record.plan.as_ref().and_then(|plan| plan.layout()),
             delimiter: record.facts.as_ref().map(|f| f.delimiter.name()),
             rows: record.rows,
             bytes: record.bytes,

@@ -332,12 +332,12 @@ where
                 Err(refusal) => return Ok(Err(refusal)),
             };
             let (data_key, data_skip) = match encoding {
-                TextEncoding::Utf8 => (key, 0),
-                TextEncoding::Utf8Bom => (key, 3),
-                _ => {
+                _ if utf8.is_converted() => {
                     objects.put_from_reader(&staging, Box::new(utf8))?;
                     (staging, 0)
                 }
+                TextEncoding::Utf8Bom => (key, 3),
+                _ => (key, 0),
             };
             let data = handle.block_on(objects.reader(&data_key))?;
             let planned = plan_chunks(data, &spec, chunk_rows, |mut chunk| {

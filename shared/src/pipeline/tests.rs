@@ -457,6 +457,42 @@ async fn windows_1252_and_bom_files_are_chunked_on_utf8_bytes() {
 }
 
 #[tokio::test]
+async fn a_vcard_file_is_chunked_from_its_csv_staging_copy() {
+    let mut cards = Vec::new();
+    for i in 0..30u32 {
+        cards.extend(
+            format!(
+                "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Card {i}\r\nTEL;TYPE=CELL:+1415555{i:04}\r\nTEL;TYPE=WORK:+1212555{i:04}\r\nEND:VCARD\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    cards.extend(b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:No Number\r\nEND:VCARD\r\n");
+    let h = harness(7, delivery(Order::Reversed, 1));
+    import(&h, &cards).await;
+    let contacts = h.store.all_contacts();
+    assert_eq!(contacts.len(), 30);
+    assert!(contacts.iter().all(
+        |c| c.contact.secondary.len() == 1 && c.contact.secondary[0].fields["label"] == "Work"
+    ));
+    assert!(
+        h.objects.keys().iter().any(|k| k.ends_with("/utf8.csv")),
+        "the cards were converted once, to a staging copy"
+    );
+    let snapshot = snapshot(&h).await;
+    assert_eq!(snapshot.tally.failed, 1);
+    let report = snapshot
+        .report
+        .expect("a report for the card without a number");
+    assert!(
+        report.contains("card 31, lines 181-184") && report.contains("FN:No Number"),
+        "{report}"
+    );
+    let record = h.store.list_imports("acme", 1).await.unwrap().remove(0);
+    assert_eq!(record.plan.unwrap().layout(), Some("vCard"));
+}
+
+#[tokio::test]
 async fn duplicates_across_chunks_keep_the_first_row_whatever_the_order() {
     let mut file = b"phone,name\n".to_vec();
     for i in 0..40u32 {
