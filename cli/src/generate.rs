@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use contact_import_core::synthetic::{write_synthetic_file, SyntheticOptions};
+use contact_import_core::synthetic::{write_synthetic_file, SyntheticLayout, SyntheticOptions};
 use serde_json::json;
 
 use crate::failure::Failure;
@@ -20,9 +20,19 @@ pub struct GenerateArgs {
     /// Every row imports; by default about 4% break a rule, as in a real export.
     #[arg(long)]
     pub clean: bool,
+    /// The columns: one phone column, or Google Contacts' export with two
+    /// labelled phone columns and cells of several numbers.
+    #[arg(long, value_enum, default_value_t = Layout::Plain)]
+    pub layout: Layout,
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Layout {
+    Plain,
+    GoogleContacts,
 }
 
 pub fn run(args: &GenerateArgs, out: &mut impl Write) -> Result<(), Failure> {
@@ -31,7 +41,11 @@ pub fn run(args: &GenerateArgs, out: &mut impl Write) -> Result<(), Failure> {
         SyntheticOptions::clean(args.rows)
     } else {
         SyntheticOptions::realistic(args.rows)
-    };
+    }
+    .in_layout(match args.layout {
+        Layout::Plain => SyntheticLayout::Plain,
+        Layout::GoogleContacts => SyntheticLayout::GoogleContacts,
+    });
     write_synthetic_file(&mut file, options)?;
     let bytes = file.finish()?;
     if args.json {

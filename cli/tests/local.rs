@@ -621,6 +621,37 @@ fn imports_in_small_chunks_count_the_same() {
 }
 
 #[test]
+fn a_generated_google_contacts_file_imports_every_number() {
+    let import = |layout: &str| {
+        let dir = Dir::new();
+        dir.run_exactly(&["generate", "--rows", "300", "--layout", layout, "f.csv"])
+            .ok();
+        let summary = dir.json(&["import", "f.csv"]);
+        (summary, dir.contacts(&[]))
+    };
+    let (plain, _) = import("plain");
+    let (google, contacts) = import("google-contacts");
+    assert_eq!(plain["layout"], Value::Null);
+    assert_eq!(google["layout"], json!("Google Contacts"));
+    for field in ["processed", "inserted", "skipped", "failed", "reasons"] {
+        assert_eq!(plain[field], google[field], "{field}");
+    }
+    let with_others = contacts
+        .iter()
+        .filter(|c| {
+            c["contact"]["secondary"]
+                .as_array()
+                .is_some_and(|s| !s.is_empty())
+        })
+        .count();
+    assert!(
+        with_others * 2 > contacts.len(),
+        "{with_others} of {} contacts have secondary numbers",
+        contacts.len()
+    );
+}
+
+#[test]
 fn generate_refuses_to_overwrite() {
     let dir = Dir::new();
     dir.write("taken.csv", "x");
