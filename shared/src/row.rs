@@ -26,6 +26,30 @@ fn has_digits(value: &str) -> bool {
 /// Google's separator between several values of one cell.
 const MULTI_VALUE: &str = ":::";
 
+/// Whether a cell joins several values with [`MULTI_VALUE`]. Most cells
+/// hold no colon, and a byte scan costs far less than setting up a
+/// substring search for every cell of every row.
+fn joins_values(cell: &str) -> bool {
+    cell.as_bytes().contains(&b':') && cell.contains(MULTI_VALUE)
+}
+
+/// The first of a cell's values, trimmed.
+fn first_value(cell: &str) -> &str {
+    if joins_values(cell) {
+        values(cell).next().unwrap_or("").trim()
+    } else {
+        cell
+    }
+}
+
+/// The values of a cell, untrimmed: one, or several joined by [`MULTI_VALUE`].
+fn values(cell: &str) -> impl Iterator<Item = &str> {
+    let joined = joins_values(cell);
+    let one = (!joined).then_some(cell);
+    let many = joined.then(|| cell.split(MULTI_VALUE));
+    one.into_iter().chain(many.into_iter().flatten())
+}
+
 /// A value without the `'` that tools such as Apollo put first so that
 /// spreadsheets keep it as text.
 fn without_text_marker(value: &str) -> &str {
@@ -36,15 +60,18 @@ fn without_text_marker(value: &str) -> &str {
 /// `:::`, or when `/`, `;` or ` or ` separates parts that each have the
 /// digits of a whole number (so `030/1234567` stays one number).
 pub(crate) fn phone_parts(cell: &str) -> PhoneParts<'_> {
-    if cell.contains(MULTI_VALUE) {
-        let parts: Vec<&str> = cell
-            .split(MULTI_VALUE)
+    if joins_values(cell) {
+        let parts: Vec<&str> = values(cell)
             .map(str::trim)
             .filter(|part| !part.is_empty())
             .collect();
         return PhoneParts::Many(parts.into_iter());
     }
-    if cell.contains(['/', ';']) || cell.contains(" or ") || cell.contains(" OR ") {
+    let bytes = cell.as_bytes();
+    let may_join = memchr::memchr2(b'/', b';', bytes).is_some()
+        || (memchr::memchr2(b'o', b'O', bytes).is_some()
+            && (cell.contains(" or ") || cell.contains(" OR ")));
+    if may_join {
         let parts: Vec<&str> = cell
             .split(['/', ';'])
             .flat_map(|part| part.split(" or "))
@@ -93,7 +120,7 @@ struct PhoneColumn {
 }
 
 /// A number found in a row: which phone column, which of its values.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy)]
 struct Found<'r> {
     slot: usize,
     part: usize,
@@ -108,8 +135,8 @@ fn is_google_system_group(tag: &str) -> bool {
 /// The tags of a tags cell: separated by `,`, `;` or Google's `:::`, without
 /// Google's `* ` system marker or the quotes Mailchimp puts around each.
 fn row_tags(cell: &str) -> impl Iterator<Item = &str> {
-    cell.split([',', ';'])
-        .flat_map(|tag| tag.split(MULTI_VALUE))
+    values(cell)
+        .flat_map(|value| value.split([',', ';']))
         .map(|tag| {
             let tag = tag.trim();
             let tag = tag.strip_prefix("* ").unwrap_or(tag);
@@ -323,7 +350,7 @@ impl RowValidator {
     /// A field's value; of several joined by `:::`, the first.
     fn text(&self, record: &StringRecord, field: Field) -> Option<String> {
         self.field(record, field)
-            .map(|(_, value)| value.split(MULTI_VALUE).next().unwrap_or("").trim())
+            .map(|(_, value)| first_value(value))
             .filter(|value| !value.is_empty())
             .map(str::to_owned)
     }
@@ -331,6 +358,9 @@ impl RowValidator {
     /// The values after the first of fields that hold several (Google's
     /// `a@x.com ::: b@y.com`), kept as `<field>_others`.
     fn other_values(&self, record: &StringRecord, custom: &mut BTreeMap<String, Value>) {
+        if !record.as_slice().as_bytes().contains(&b':') {
+            return;
+        }
         for field in Field::ALL {
             if matches!(field, Field::Phone | Field::Tags | Field::Data) {
                 continue;
@@ -338,17 +368,18 @@ impl RowValidator {
             let Some((_, value)) = self.field(record, field) else {
                 continue;
             };
-            if let Some((_, rest)) = value.split_once(MULTI_VALUE) {
-                let others: Vec<&str> = rest
-                    .split(MULTI_VALUE)
-                    .map(str::trim)
-                    .filter(|v| !v.is_empty())
-                    .collect();
-                if !others.is_empty() {
-                    custom
-                        .entry(format!("{}_others", field.name()))
-                        .or_insert_with(|| Value::String(others.join(", ")));
-                }
+            if !joins_values(value) {
+                continue;
+            }
+            let others: Vec<&str> = values(value)
+                .skip(1)
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .collect();
+            if !others.is_empty() {
+                custom
+                    .entry(format!("{}_others", field.name()))
+                    .or_insert_with(|| Value::String(others.join(", ")));
             }
         }
     }
@@ -359,7 +390,7 @@ impl RowValidator {
 
     fn contact(&self, record: &StringRecord) -> Result<Contact, Broken> {
         self.check_shape(record)?;
-        let chosen = self.primary_phone(record);
+        let (chosen, others) = self.primary_phone(record);
         let (phone_column, raw_phone) = (self.phone_columns[chosen.slot].column, chosen.raw);
         if raw_phone.is_empty() {
             return Err(Broken::new(
@@ -395,7 +426,14 @@ impl RowValidator {
         let scheduled_at = self.scheduled_at(record)?;
         let data = self.data(record)?;
         let mut custom = self.custom(record)?;
-        self.alternate_numbers(record, chosen, &primary.e164, &mut secondary, &mut custom);
+        self.alternate_numbers(
+            record,
+            chosen,
+            others,
+            &primary.e164,
+            &mut secondary,
+            &mut custom,
+        );
         self.other_values(record, &mut custom);
         self.check_consent(record)?;
 
@@ -577,14 +615,19 @@ impl RowValidator {
     }
 
     /// The first number of the primary column or, where it holds none, of
-    /// the next phone column that does. With none, the primary cell as it
-    /// is (empty, or text such as `n/a`).
-    fn primary_phone<'r>(&'r self, record: &'r StringRecord) -> Found<'r> {
-        self.found_numbers(record).next().unwrap_or(Found {
+    /// the next phone column that does; then the row's numbers after it.
+    /// With none, the primary cell as it is (empty, or text such as `n/a`).
+    fn primary_phone<'r>(
+        &'r self,
+        record: &'r StringRecord,
+    ) -> (Found<'r>, impl Iterator<Item = Found<'r>>) {
+        let mut found = self.found_numbers(record);
+        let chosen = found.next().unwrap_or(Found {
             slot: 0,
             part: 0,
             raw: self.cell(record, self.phone_columns[0].column),
-        })
+        });
+        (chosen, found)
     }
 
     /// The label of a found number: its label column's value (the matching
@@ -593,7 +636,7 @@ impl RowValidator {
     fn label(&self, record: &StringRecord, found: Found<'_>) -> Option<String> {
         let phone = &self.phone_columns[found.slot];
         let labels = phone.labels.map(|column| self.cell(record, column))?;
-        let mut parts = labels.split(MULTI_VALUE).map(str::trim);
+        let mut parts = values(labels).map(str::trim);
         let first = parts.next().unwrap_or("");
         let label = match found.part {
             0 => first,
@@ -608,10 +651,11 @@ impl RowValidator {
     /// already has is kept once. A value that is not a valid number cannot
     /// be dialled but is not lost: it is kept as text under the column's
     /// custom key. The primary number's own label is kept as `phone_label`.
-    fn alternate_numbers(
+    fn alternate_numbers<'r>(
         &self,
         record: &StringRecord,
-        chosen: Found<'_>,
+        chosen: Found<'r>,
+        others: impl Iterator<Item = Found<'r>>,
         primary: &str,
         numbers: &mut Vec<SecondaryContact>,
         custom: &mut BTreeMap<String, Value>,
@@ -621,7 +665,7 @@ impl RowValidator {
                 .entry("phone_label".to_owned())
                 .or_insert(Value::String(label));
         }
-        for found in self.found_numbers(record).filter(|found| *found != chosen) {
+        for found in others {
             let phone = &self.phone_columns[found.slot];
             let Ok(parsed) = self.phones.parse(found.raw) else {
                 let kept = custom
@@ -915,5 +959,44 @@ mod tests {
             merge_tags(vec!["a".into()], " b ;a, c,,".split([',', ';'])),
             ["a", "b", "c"]
         );
+    }
+
+    #[test]
+    fn a_phone_cell_splits_only_where_every_part_is_a_whole_number() {
+        let cases: [(&str, &[&str]); 8] = [
+            ("+1 415 555 0100", &["+1 415 555 0100"]),
+            ("030/1234567", &["030/1234567"]),
+            (
+                "(415) 555-0100 / 415.555.0101",
+                &["(415) 555-0100", "415.555.0101"],
+            ),
+            ("4155550100;4155550101", &["4155550100", "4155550101"]),
+            (
+                "415-555-0100 or 415-555-0101",
+                &["415-555-0100", "415-555-0101"],
+            ),
+            ("4155550100 OR ext 12", &["4155550100 OR ext 12"]),
+            (
+                " +14155550100 ::: ::: +14155550101 ",
+                &["+14155550100", "+14155550101"],
+            ),
+            ("time: 9-5", &["time: 9-5"]),
+        ];
+        for (cell, parts) in cases {
+            assert_eq!(phone_parts(cell).collect::<Vec<_>>(), parts, "{cell}");
+        }
+        assert_eq!(
+            first_number("'+1 415 555 0100 ::: 415 555 0101"),
+            "+1 415 555 0100"
+        );
+    }
+
+    #[test]
+    fn tags_split_on_commas_semicolons_and_google_separators() {
+        let tags: Vec<&str> =
+            row_tags("* myContacts ::: VIP, \"Spring Promo\";new ::: b:c").collect();
+        assert_eq!(tags, ["VIP", "Spring Promo", "new", "b:c"]);
+        assert_eq!(first_value("a@x.example ::: b@y.example"), "a@x.example");
+        assert_eq!(first_value("10:30"), "10:30");
     }
 }

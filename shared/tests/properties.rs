@@ -256,3 +256,102 @@ proptest! {
         prop_assert_eq!(actual, expected);
     }
 }
+
+/// A phone cell of a generated row: the numbers it holds (each row has its
+/// own pool, so that rows never repeat one another), how they are written,
+/// and what joins them.
+#[derive(Debug, Clone)]
+struct PhoneCell {
+    numbers: Vec<u16>,
+    style: u8,
+    join: &'static str,
+}
+
+fn phone_cell_strategy() -> impl Strategy<Value = PhoneCell> {
+    let join = prop_oneof![Just(" ::: "), Just(" / "), Just("; "), Just(" or ")];
+    (prop::collection::vec(0..4u16, 0..3), any::<u8>(), join).prop_map(|(numbers, style, join)| {
+        PhoneCell {
+            numbers,
+            style,
+            join,
+        }
+    })
+}
+
+/// The headers in the default order of their kinds: mobile, work, home.
+const PHONE_HEADERS: [(&str, &str); 3] = [
+    ("Mobile Phone", "Mobile"),
+    ("Work Phone", "Work"),
+    ("Home Phone", "Home"),
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// With several phone columns and cells of several numbers, the primary
+    /// number is the first one in column order, the others follow as
+    /// secondary numbers in that order, labelled by the column where each
+    /// first appears, each number once; a row is missing_phone only when no
+    /// column has a number.
+    #[test]
+    fn every_number_of_every_phone_column_counts_once_in_order(
+        rows in prop::collection::vec(prop::collection::vec(phone_cell_strategy(), 3), 1..30),
+    ) {
+        // A first row with a number in each column, so that all three are
+        // recognised as phone columns from the sample.
+        let mut text = format!("First Name,{}\n", PHONE_HEADERS.map(|(h, _)| h).join(","));
+        text.push_str("Head,4155550001,4155550002,4155550003\n");
+        for (r, cells) in rows.iter().enumerate() {
+            let written: Vec<String> = cells
+                .iter()
+                .map(|cell| {
+                    let parts: Vec<String> = cell
+                        .numbers
+                        .iter()
+                        .map(|&k| phone(10 + r as u16 * 4 + k, cell.style))
+                        .collect();
+                    parts.join(cell.join)
+                })
+                .collect();
+            text.push_str(&format!("Row{r},{}\n", written.join(",")));
+        }
+        let spec = ImportSpec::default();
+        let no_dnc = HashSet::new();
+        let mut file = ContactFile::open(text.as_bytes(), &spec).expect("the file opens");
+        let mut screen = Screen::new(&spec, &no_dnc);
+        file.next_outcome(&mut screen).unwrap().expect("the first row");
+        for (r, cells) in rows.iter().enumerate() {
+            let mut expected: Vec<(String, &str)> = Vec::new();
+            for (cell, (_, label)) in cells.iter().zip(PHONE_HEADERS) {
+                for &k in &cell.numbers {
+                    let number = e164(10 + r as u16 * 4 + k);
+                    if !expected.iter().any(|(n, _)| *n == number) {
+                        expected.push((number, label));
+                    }
+                }
+            }
+            let outcome = file.next_outcome(&mut screen).unwrap().expect("a row per line");
+            match (outcome, expected.split_first()) {
+                (RowOutcome::Accepted(accepted), Some(((primary, _), others))) => {
+                    prop_assert_eq!(accepted.row, r as u64 + 3);
+                    prop_assert_eq!(&accepted.contact.phone, primary);
+                    let secondary: Vec<(String, &str)> = accepted
+                        .contact
+                        .secondary
+                        .iter()
+                        .map(|s| (s.phone.clone(), s.fields["label"].as_str()))
+                        .collect();
+                    prop_assert_eq!(secondary.as_slice(), others, "{}", text);
+                }
+                (RowOutcome::Rejected(rejection), None) => {
+                    prop_assert_eq!(rejection.row, r as u64 + 3);
+                    prop_assert_eq!(rejection.code, ErrorCode::MissingPhone);
+                }
+                (outcome, expected) => {
+                    prop_assert!(false, "row {}: {:?}, expected {:?}\n{}", r + 3, outcome, expected, text);
+                }
+            }
+        }
+        prop_assert!(file.next_outcome(&mut screen).unwrap().is_none());
+    }
+}
