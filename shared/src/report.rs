@@ -86,25 +86,24 @@ pub struct ReportWriter<W: Write> {
 impl<W: Write> ReportWriter<W> {
     /// Starts a report whose original columns are `headers`.
     pub fn new(mut sink: W, headers: &[String]) -> csv::Result<Self> {
-        let cells = || {
-            REPORT_COLUMNS
-                .iter()
-                .copied()
-                .chain(headers.iter().map(String::as_str))
-                .map(|cell| report_cell(cell).into_owned())
-        };
         // The delimiter of an uploaded file is the one its header line has
         // most of outside quotes: a name holding `;`, tab or `|` is quoted,
         // so that the report reads back with commas.
-        let quote_all = headers.iter().any(|h| h.contains([';', '\t', '|']));
-        let style = match quote_all {
-            true => csv::QuoteStyle::Always,
-            false => csv::QuoteStyle::Necessary,
+        let style = if headers.iter().any(|h| h.contains([';', '\t', '|'])) {
+            csv::QuoteStyle::Always
+        } else {
+            csv::QuoteStyle::Necessary
         };
         let mut header = csv::WriterBuilder::new()
             .quote_style(style)
             .from_writer(&mut sink);
-        header.write_record(cells())?;
+        header.write_record(
+            REPORT_COLUMNS
+                .iter()
+                .copied()
+                .chain(headers.iter().map(String::as_str))
+                .map(|cell| report_cell(cell).into_owned()),
+        )?;
         header.flush()?;
         drop(header);
         Ok(ReportWriter::without_header(sink))

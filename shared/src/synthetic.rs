@@ -201,38 +201,37 @@ impl SyntheticRow {
         }
     }
 
-    fn company(&self) -> &'static str {
-        COMPANIES[(self.i % 6) as usize]
+    /// The values both layouts have, in their order: names, email,
+    /// company, city, state, zip, tags, source and consent.
+    fn shared_values(&self, tags: &str) -> Vec<String> {
+        vec![
+            self.first.to_owned(),
+            self.last.to_owned(),
+            self.email.clone(),
+            COMPANIES[(self.i % 6) as usize].to_owned(),
+            "Springfield".to_owned(),
+            "IL".to_owned(),
+            self.zip.clone(),
+            tags.to_owned(),
+            SOURCES[(self.i % 4) as usize].to_owned(),
+            self.consent.to_owned(),
+        ]
     }
 
-    fn source(&self) -> &'static str {
-        SOURCES[(self.i % 4) as usize]
-    }
-
-    fn plain(&self) -> [String; 11] {
+    fn plain(&self) -> Vec<String> {
         let tags = if self.i.is_multiple_of(3) {
             "new; priority"
         } else {
             "new"
         };
-        [
-            self.phone.clone(),
-            self.first.to_owned(),
-            self.last.to_owned(),
-            self.email.clone(),
-            self.company().to_owned(),
-            "Springfield".to_owned(),
-            "IL".to_owned(),
-            self.zip.clone(),
-            tags.to_owned(),
-            self.source().to_owned(),
-            self.consent.to_owned(),
-        ]
+        let mut row = vec![self.phone.clone()];
+        row.extend(self.shared_values(tags));
+        row
     }
 
     /// A row without a phone has none in either column, so that the file
     /// breaks the same rules as the plain one.
-    fn google_contacts(&self) -> [String; 14] {
+    fn google_contacts(&self) -> Vec<String> {
         let i = self.i;
         let labels = if i.is_multiple_of(3) {
             "* myContacts ::: new ::: priority"
@@ -250,22 +249,9 @@ impl SyntheticRow {
         } else {
             ("", String::new())
         };
-        [
-            self.first.to_owned(),
-            self.last.to_owned(),
-            self.email.clone(),
-            self.company().to_owned(),
-            "Springfield".to_owned(),
-            "IL".to_owned(),
-            self.zip.clone(),
-            labels.to_owned(),
-            self.source().to_owned(),
-            self.consent.to_owned(),
-            label_1.to_owned(),
-            value_1,
-            label_2.to_owned(),
-            value_2,
-        ]
+        let mut row = self.shared_values(labels);
+        row.extend([label_1.to_owned(), value_1, label_2.to_owned(), value_2]);
+        row
     }
 }
 
