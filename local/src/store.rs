@@ -252,16 +252,32 @@ struct Target {
 
 /// Decides and writes a batch in one write transaction, row by row, so that
 /// a row sees the claims of the rows before it.
+/// A contact as the write transaction needs it, made before the write
+/// lock is taken: most rows are inserts, which need only the JSON.
+struct EncodedWrite {
+    row: u64,
+    phone: String,
+    json: Vec<u8>,
+    /// Only under `update`, to merge into a stored contact.
+    contact: Option<Contact>,
+}
+
+impl EncodedWrite {
+    fn new(write: &ContactWrite, mode: DuplicateMode) -> Result<Self, Failure> {
+        Ok(EncodedWrite {
+            row: write.row,
+            phone: write.contact.phone.clone(),
+            json: serde_json::to_vec(&write.contact)?,
+            contact: (mode == DuplicateMode::Update).then(|| write.contact.clone()),
+        })
+    }
+}
+
 fn write_batch(
     db: &Database,
     target: &Target,
-    rows: &[ContactWrite],
+    rows: Vec<EncodedWrite>,
 ) -> Result<Vec<WriteOutcome>, Failure> {
-    // Encoded before the write lock is taken: most rows are inserts.
-    let encoded = rows
-        .iter()
-        .map(|w| serde_json::to_vec(&w.contact))
-        .collect::<Result<Vec<_>, _>>()?;
     let (tenant, import_id, scope) = (
         target.tenant.as_str(),
         target.import_id.as_str(),
@@ -272,8 +288,8 @@ fn write_batch(
     {
         let mut claims = txn.open_table(CLAIMS)?;
         let mut contacts = txn.open_table(CONTACTS)?;
-        for (write, json) in rows.iter().zip(&encoded) {
-            let claim_key = (tenant, scope, write.contact.phone.as_str());
+        for write in rows {
+            let claim_key = (tenant, scope, write.phone.as_str());
             // The contact the number's key points to, if it is claimed.
             let claim = claims
                 .get(claim_key)?
@@ -284,19 +300,24 @@ fn write_batch(
                 outcomes.push(WriteOutcome::Inserted);
                 continue;
             }
-            let outcome = match (target.mode, claim) {
-                (DuplicateMode::Create, _) | (_, None) => WriteOutcome::Inserted,
-                (DuplicateMode::Skip, Some(_)) => WriteOutcome::Existing,
-                (DuplicateMode::Update, Some(claimed)) => {
+            let outcome = match (target.mode, claim, write.contact) {
+                (DuplicateMode::Create, _, _) | (_, None, _) => WriteOutcome::Inserted,
+                (DuplicateMode::Update, Some(claimed), Some(newer)) => {
                     let key = (tenant, claimed.as_str());
-                    let (stored_scope, mut contact) = match contacts.get(key)? {
+                    let stored = match contacts.get(key)? {
                         Some(guard) => {
                             let (stored_scope, _, _, json) = guard.value();
-                            (stored_scope.to_owned(), decode::<Contact>(json)?)
+                            Some((stored_scope.to_owned(), decode::<Contact>(json)?))
                         }
-                        None => (scope.to_owned(), write.contact.clone()),
+                        None => None,
                     };
-                    contact.merge_from(write.contact.clone());
+                    let (stored_scope, contact) = match stored {
+                        Some((stored_scope, mut contact)) => {
+                            contact.merge_from(newer);
+                            (stored_scope, contact)
+                        }
+                        None => (scope.to_owned(), newer),
+                    };
                     let merged = serde_json::to_vec(&contact)?;
                     contacts.insert(
                         key,
@@ -309,11 +330,12 @@ fn write_batch(
                     )?;
                     WriteOutcome::Updated
                 }
+                (_, Some(_), _) => WriteOutcome::Existing,
             };
             if outcome == WriteOutcome::Inserted {
                 contacts.insert(
                     (tenant, own_id.as_str()),
-                    (scope, import_id, write.row, json.as_slice()),
+                    (scope, import_id, write.row, write.json.as_slice()),
                 )?;
                 claims.insert(claim_key, (own_id.as_str(), import_id, write.row))?;
             }
@@ -340,14 +362,18 @@ impl ContactStore for RedbStore {
             target.scope,
             target.tenant
         );
+        let encoded = rows
+            .iter()
+            .map(|write| EncodedWrite::new(write, target.mode))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.port(&what))?;
         let target = Target {
             tenant: target.tenant.to_owned(),
             import_id: target.import_id.to_owned(),
             scope: target.scope.to_owned(),
             mode: target.mode,
         };
-        let rows = rows.to_vec();
-        self.run(what, move |db| write_batch(db, &target, &rows))
+        self.run(what, move |db| write_batch(db, &target, encoded))
             .await
     }
 

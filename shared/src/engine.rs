@@ -309,14 +309,16 @@ pub fn duplicate_in_file(
 /// The report line for a row the store found already in the destination.
 pub fn duplicate_existing(
     validator: &RowValidator,
-    accepted: &AcceptedRow,
+    row: u64,
+    record: &StringRecord,
+    e164: &str,
     destination: &str,
 ) -> Rejection {
     validator.rejection(
-        accepted.row,
-        &accepted.record,
+        row,
+        record,
         ErrorCode::DuplicateExisting,
-        format!("{} is already in {destination}", accepted.contact.phone),
+        format!("{e164} is already in {destination}"),
         "Nothing to fix if the stored contact is right; import with duplicates set to update to refresh it with this row's values",
     )
 }

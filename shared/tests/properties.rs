@@ -185,7 +185,13 @@ proptest! {
                     };
                     tally.record_write(write);
                     if write == WriteOutcome::Existing {
-                        let rejection = duplicate_existing(file.validator(), &accepted, "contacts");
+                        let rejection = duplicate_existing(
+                            file.validator(),
+                            accepted.row,
+                            &accepted.record,
+                            &accepted.contact.phone,
+                            "contacts",
+                        );
                         report.write(&rejection).unwrap();
                         prop_assert!(report_rows.insert(accepted.row));
                         (accepted.row, Err(ErrorCode::DuplicateExisting))

@@ -98,13 +98,17 @@ where
                 to_write.push(row);
             }
         }
-        let writes: Vec<ContactWrite> = to_write
-            .iter()
-            .map(|row| ContactWrite {
-                row: row.row,
-                contact: row.contact.clone(),
+        // The contacts move to the store; the records stay for report lines.
+        let (writes, records): (Vec<ContactWrite>, Vec<_>) = to_write
+            .into_iter()
+            .map(|row| {
+                let write = ContactWrite {
+                    row: row.row,
+                    contact: row.contact,
+                };
+                (write, row.record)
             })
-            .collect();
+            .unzip();
         let scope = record.spec.destination.scope();
         let target = WriteTarget {
             tenant: &chunk.tenant,
@@ -125,10 +129,13 @@ where
             )));
         }
         let mut tally = Tally::default();
-        for (row, outcome) in to_write.iter().zip(&outcomes) {
+        for ((write, record), outcome) in writes.iter().zip(&records).zip(&outcomes) {
             tally.record_write(*outcome);
             if *outcome == WriteOutcome::Existing {
-                rejected.push(duplicate_existing(&validator, row, &scope));
+                let phone = &write.contact.phone;
+                rejected.push(duplicate_existing(
+                    &validator, write.row, record, phone, &scope,
+                ));
             }
         }
         for rejection in &rejected {
