@@ -12,7 +12,7 @@ use crate::contact::{Contact, SecondaryContact};
 use crate::headers::{custom_key, phone_kind, Field, PhoneKind};
 use crate::input::Delimiter;
 use crate::outcome::{ErrorCode, Rejection};
-use crate::phone::{PhoneParser, PhoneProblem};
+use crate::phone::{ParsedPhone, PhoneParser, PhoneProblem};
 use crate::plan::ColumnPlan;
 use crate::records::RawRecord;
 use crate::report::restore;
@@ -125,6 +125,17 @@ struct Found<'r> {
     slot: usize,
     part: usize,
     raw: &'r str,
+}
+
+/// What the rules produce for a row that passes them all.
+struct Passed<'r> {
+    chosen: Found<'r>,
+    primary: ParsedPhone,
+    secondary: Vec<SecondaryContact>,
+    priority: Option<u32>,
+    scheduled_at: Option<String>,
+    data: Option<Map<String, Value>>,
+    custom: BTreeMap<String, Value>,
 }
 
 /// Google's own groups, on every contact it exports: not a tag of anyone.
@@ -389,7 +400,12 @@ impl RowValidator {
         self.plan.header(column)
     }
 
-    fn contact(&self, record: &StringRecord) -> Result<Contact, Broken> {
+    /// Every rule a row must pass, in the order they report; what they
+    /// produce, and the row's numbers after the primary one.
+    fn verdict<'r>(
+        &'r self,
+        record: &'r StringRecord,
+    ) -> Result<(Passed<'r>, impl Iterator<Item = Found<'r>>), Broken> {
         self.check_shape(record)?;
         let (chosen, others) = self.primary_phone(record);
         let (phone_column, raw_phone) = (self.phone_columns[chosen.slot].column, chosen.raw);
@@ -422,11 +438,42 @@ impl RowValidator {
                 self.phone_guidance(raw_phone, problem),
             )
         })?;
-        let mut secondary = self.secondary(record, &primary.e164)?;
-        let priority = self.priority(record)?;
-        let scheduled_at = self.scheduled_at(record)?;
-        let data = self.data(record)?;
-        let mut custom = self.custom(record)?;
+        let passed = Passed {
+            chosen,
+            secondary: self.secondary(record, &primary.e164)?,
+            primary,
+            priority: self.priority(record)?,
+            scheduled_at: self.scheduled_at(record)?,
+            data: self.data(record)?,
+            custom: self.custom(record)?,
+        };
+        self.check_consent(record)?;
+        Ok((passed, others))
+    }
+
+    /// The primary number of a record that passes every rule, or None:
+    /// what the splitter needs to find in-file duplicates, without the
+    /// contact or the report line that [`Self::check`] builds.
+    pub fn passing_number(&self, raw: RawRecord) -> Option<String> {
+        if raw.quote_never_closed {
+            return None;
+        }
+        let record = StringRecord::from_byte_record(raw.record).ok()?;
+        let (passed, _) = self.verdict(&record).ok()?;
+        Some(passed.primary.e164)
+    }
+
+    fn contact(&self, record: &StringRecord) -> Result<Contact, Broken> {
+        let (passed, others) = self.verdict(record)?;
+        let Passed {
+            chosen,
+            primary,
+            mut secondary,
+            priority,
+            scheduled_at,
+            data,
+            mut custom,
+        } = passed;
         self.alternate_numbers(
             record,
             chosen,
@@ -436,8 +483,6 @@ impl RowValidator {
             &mut custom,
         );
         self.other_values(record, &mut custom);
-        self.check_consent(record)?;
-
         let (mut first_name, mut last_name) = (
             self.text(record, Field::FirstName),
             self.text(record, Field::LastName),
@@ -454,7 +499,7 @@ impl RowValidator {
             .flatten();
         Ok(Contact {
             phone: primary.e164,
-            phone_raw: raw_phone.to_owned(),
+            phone_raw: chosen.raw.to_owned(),
             extension: primary.extension,
             secondary,
             contact_id: self.text(record, Field::ContactId),

@@ -402,8 +402,8 @@ fn plan_chunks<R: Read>(
         let end = raw.end;
         let row = raw.row;
         if let Some(first) = first_occurrences.as_mut() {
-            if let Ok((contact, _)) = file.validator().check(raw) {
-                if let Some(earlier) = first.earlier_row(&contact.phone, row) {
+            if let Some(phone) = file.validator().passing_number(raw) {
+                if let Some(earlier) = first.earlier_row(&phone, row) {
                     chunk.duplicates.push((row, earlier));
                 }
             }
