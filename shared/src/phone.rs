@@ -97,8 +97,10 @@ fn parse_number(raw: &str, region: rlibphonenumber::Region) -> Result<ParsedPhon
 
 /// Whether a parsed number is valid. Most numbers are of the default
 /// region: its patterns are tried first, which spares the library's search
-/// over every region of a shared country code (25 for +1, a third of a
-/// parse). Where they do not match, the library decides as it always does.
+/// over every region of a shared country code (25 for +1, about a quarter
+/// of a parse). The country code is compared here because the library's
+/// check for one region does not. Where the patterns do not match, the
+/// library decides as it always does.
 fn is_valid(number: &PhoneNumber, default: rlibphonenumber::Region) -> bool {
     let util = &*PHONE_NUMBER_UTIL;
     let own_code = util.get_country_code_for_region(default) == Some(number.country_code);
