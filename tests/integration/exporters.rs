@@ -17,6 +17,12 @@ fn assert_fields(contact: &Contact, expected: Value) {
     }
 }
 
+/// The contact's numbers are these: the primary, then each secondary with its label.
+#[track_caller]
+fn assert_numbers(contact: &Contact, expected: &[(&str, &str)]) {
+    assert_eq!(numbers(contact), pairs(expected));
+}
+
 /// The contact's numbers: the primary, then each secondary with its label.
 fn numbers(contact: &Contact) -> Vec<(String, String)> {
     std::iter::once((contact.phone.clone(), "primary".to_owned()))
@@ -48,13 +54,13 @@ fn google_contacts_splits_its_cells_and_labels_each_number() {
         [(2, "imported"), (3, "imported"), (4, "missing_phone")]
     );
     let ann = import.contact(2);
-    assert_eq!(
-        numbers(ann),
-        pairs(&[
+    assert_numbers(
+        ann,
+        &[
             ("+14155550101", "primary"),
             ("+14155550102", "Mobile"),
             ("+14155550103", "Work"),
-        ])
+        ],
     );
     assert_fields(
         ann,
@@ -69,7 +75,7 @@ fn google_contacts_splits_its_cells_and_labels_each_number() {
     assert_eq!(ann.custom["phone_label"], "Mobile");
     // Phone 1 is empty: Phone 2 is primary, and Phone 3 repeats it.
     let bob = import.contact(3);
-    assert_eq!(numbers(bob), pairs(&[("+442079460958", "primary")]));
+    assert_numbers(bob, &[("+442079460958", "primary")]);
     assert_eq!(bob.custom["phone_label"], "Home");
     assert_eq!(bob.tags, ["starred"]);
     let cid = import.rejection(4);
@@ -88,9 +94,9 @@ fn google_contacts_old_format_keeps_its_priority_words_as_text() {
         [(2, "imported"), (3, "imported"), (4, "imported")]
     );
     let dana = import.contact(2);
-    assert_eq!(
-        numbers(dana),
-        pairs(&[("+12127365000", "primary"), ("+19175550144", "Mobile")])
+    assert_numbers(
+        dana,
+        &[("+12127365000", "primary"), ("+19175550144", "Mobile")],
     );
     assert_fields(
         dana,
@@ -102,13 +108,10 @@ fn google_contacts_old_format_keeps_its_priority_words_as_text() {
     );
     assert_eq!(dana.custom["priority"], "Normal");
     assert_eq!(dana.custom["phone_label"], "Work");
-    assert_eq!(
-        numbers(import.contact(3)),
-        pairs(&[("+13125550188", "primary")])
-    );
-    assert_eq!(
-        numbers(import.contact(4)),
-        pairs(&[("+16505550111", "primary"), ("+16505550112", "Mobile")])
+    assert_numbers(import.contact(3), &[("+13125550188", "primary")]);
+    assert_numbers(
+        import.contact(4),
+        &[("+16505550111", "primary"), ("+16505550112", "Mobile")],
     );
 }
 
@@ -134,10 +137,7 @@ fn outlook_contact_with_only_a_home_phone_is_imported() {
             "tags": ["Clients", "VIP"], "priority": null,
         }),
     );
-    assert_eq!(
-        numbers(import.contact(3)),
-        pairs(&[("+15035550150", "primary")])
-    );
+    assert_numbers(import.contact(3), &[("+15035550150", "primary")]);
     let jon = import.contact(4);
     assert_eq!(
         numbers(jon),
@@ -155,9 +155,9 @@ fn apple_contacts_reads_its_one_word_phone_columns() {
         [(2, "imported"), (3, "imported"), (4, "imported")]
     );
     let kim = import.contact(2);
-    assert_eq!(
-        numbers(kim),
-        pairs(&[("+14155550171", "primary"), ("+14155550172", "Work")])
+    assert_numbers(
+        kim,
+        &[("+14155550171", "primary"), ("+14155550172", "Work")],
     );
     assert_fields(
         kim,
@@ -166,13 +166,10 @@ fn apple_contacts_reads_its_one_word_phone_columns() {
             "city": "Oakland", "state": "CA", "zip": "94607", "tags": ["Friends"],
         }),
     );
-    assert_eq!(
-        numbers(import.contact(3)),
-        pairs(&[("+14155550173", "primary")])
-    );
-    assert_eq!(
-        numbers(import.contact(4)),
-        pairs(&[("+14155550175", "primary"), ("+14155550176", "Mobile")])
+    assert_numbers(import.contact(3), &[("+14155550173", "primary")]);
+    assert_numbers(
+        import.contact(4),
+        &[("+14155550175", "primary"), ("+14155550176", "Mobile")],
     );
 }
 
@@ -184,9 +181,9 @@ fn hubspot_record_ids_and_regions_map() {
         [(2, "imported"), (3, "imported"), (4, "missing_phone")]
     );
     let ned = import.contact(2);
-    assert_eq!(
-        numbers(ned),
-        pairs(&[("+16175550101", "primary"), ("+16175550102", "Mobile")])
+    assert_numbers(
+        ned,
+        &[("+16175550101", "primary"), ("+16175550102", "Mobile")],
     );
     assert_fields(
         ned,
@@ -197,10 +194,7 @@ fn hubspot_record_ids_and_regions_map() {
         }),
     );
     assert_eq!(ned.custom["lifecycle_stage"], "lead");
-    assert_eq!(
-        numbers(import.contact(3)),
-        pairs(&[("+16175550103", "primary")])
-    );
+    assert_numbers(import.contact(3), &[("+16175550103", "primary")]);
 }
 
 #[test]
@@ -211,9 +205,9 @@ fn salesforce_reports_and_data_loader_files_map() {
         [(2, "imported"), (3, "imported"), (4, "missing_phone")]
     );
     let sam = report.contact(2);
-    assert_eq!(
-        numbers(sam),
-        pairs(&[("+13125550120", "primary"), ("+13125550121", "Mobile")])
+    assert_numbers(
+        sam,
+        &[("+13125550120", "primary"), ("+13125550121", "Mobile")],
     );
     assert_fields(
         sam,
@@ -222,10 +216,7 @@ fn salesforce_reports_and_data_loader_files_map() {
             "city": "Chicago", "state": "IL", "zip": "60601", "country": "USA",
         }),
     );
-    assert_eq!(
-        numbers(report.contact(3)),
-        pairs(&[("+13125550122", "primary")])
-    );
+    assert_numbers(report.contact(3), &[("+13125550122", "primary")]);
 
     let loader = exporter("salesforce_data_loader.csv", "Salesforce (Data Loader)");
     assert_eq!(
@@ -233,9 +224,9 @@ fn salesforce_reports_and_data_loader_files_map() {
         [(2, "imported"), (3, "imported"), (4, "imported")]
     );
     let vic = loader.contact(2);
-    assert_eq!(
-        numbers(vic),
-        pairs(&[("+14045550130", "primary"), ("+14045550131", "Mobile")])
+    assert_numbers(
+        vic,
+        &[("+14045550130", "primary"), ("+14045550131", "Mobile")],
     );
     assert_fields(
         vic,
@@ -246,14 +237,8 @@ fn salesforce_reports_and_data_loader_files_map() {
         }),
     );
     assert_eq!(vic.custom["accountid"], "0015e00000Acc01");
-    assert_eq!(
-        numbers(loader.contact(3)),
-        pairs(&[("+14045550132", "primary")])
-    );
-    assert_eq!(
-        numbers(loader.contact(4)),
-        pairs(&[("+14045550133", "primary")])
-    );
+    assert_numbers(loader.contact(3), &[("+14045550132", "primary")]);
+    assert_numbers(loader.contact(4), &[("+14045550133", "primary")]);
 }
 
 #[test]
@@ -264,9 +249,9 @@ fn zoho_crm_maps_accounts_mailing_addresses_and_tags() {
         [(2, "imported"), (3, "imported"), (4, "imported")]
     );
     let zed = import.contact(2);
-    assert_eq!(
-        numbers(zed),
-        pairs(&[("+442079460100", "primary"), ("+447911123401", "Mobile")])
+    assert_numbers(
+        zed,
+        &[("+442079460100", "primary"), ("+447911123401", "Mobile")],
     );
     assert_fields(
         zed,
@@ -276,14 +261,8 @@ fn zoho_crm_maps_accounts_mailing_addresses_and_tags() {
             "country": "United Kingdom", "tags": ["Press", "Partner"],
         }),
     );
-    assert_eq!(
-        numbers(import.contact(3)),
-        pairs(&[("+447911123402", "primary")])
-    );
-    assert_eq!(
-        numbers(import.contact(4)),
-        pairs(&[("+442079460103", "primary")])
-    );
+    assert_numbers(import.contact(3), &[("+447911123402", "primary")]);
+    assert_numbers(import.contact(4), &[("+442079460103", "primary")]);
 }
 
 #[test]
@@ -294,9 +273,9 @@ fn pipedrive_columns_are_read_without_their_person_prefix() {
         [(2, "imported"), (3, "imported"), (4, "missing_phone")]
     );
     let cal = import.contact(2);
-    assert_eq!(
-        numbers(cal),
-        pairs(&[("+4915123456789", "primary"), ("+493012345678", "Work")])
+    assert_numbers(
+        cal,
+        &[("+4915123456789", "primary"), ("+493012345678", "Work")],
     );
     assert_fields(
         cal,
@@ -306,7 +285,7 @@ fn pipedrive_columns_are_read_without_their_person_prefix() {
         }),
     );
     let dot = import.contact(3);
-    assert_eq!(numbers(dot), pairs(&[("+49891234567", "primary")]));
+    assert_numbers(dot, &[("+49891234567", "primary")]);
     assert_fields(dot, json!({"first_name": "Dot", "last_name": "Gale"}));
 }
 
@@ -318,13 +297,13 @@ fn close_primary_and_other_phones_all_count() {
         [(2, "imported"), (3, "imported"), (4, "missing_phone")]
     );
     let fin = import.contact(2);
-    assert_eq!(
-        numbers(fin),
-        pairs(&[
+    assert_numbers(
+        fin,
+        &[
             ("+17205550140", "primary"),
             ("+17205550141", "Other"),
             ("+17205550142", "Other"),
-        ])
+        ],
     );
     assert_fields(
         fin,
@@ -334,10 +313,7 @@ fn close_primary_and_other_phones_all_count() {
         }),
     );
     assert_eq!(fin.custom["phone_label"], "office");
-    assert_eq!(
-        numbers(import.contact(3)),
-        pairs(&[("+17205550143", "primary")])
-    );
+    assert_numbers(import.contact(3), &[("+17205550143", "primary")]);
 }
 
 #[test]
@@ -348,13 +324,13 @@ fn apollo_text_markers_are_removed_from_every_phone() {
         [(2, "imported"), (3, "imported"), (4, "imported")]
     );
     let ivy = import.contact(2);
-    assert_eq!(
-        numbers(ivy),
-        pairs(&[
+    assert_numbers(
+        ivy,
+        &[
             ("+12127365000", "primary"),
             ("+19175550150", "Mobile"),
             ("+12127365001", "Direct"),
-        ])
+        ],
     );
     assert_eq!(ivy.phone_raw, "+1 212-736-5000");
     assert!(ivy
@@ -368,14 +344,8 @@ fn apollo_text_markers_are_removed_from_every_phone() {
             "city": "New York", "tags": ["Q3 Outbound"],
         }),
     );
-    assert_eq!(
-        numbers(import.contact(3)),
-        pairs(&[("+16465550151", "primary")])
-    );
-    assert_eq!(
-        numbers(import.contact(4)),
-        pairs(&[("+493012345678", "primary")])
-    );
+    assert_numbers(import.contact(3), &[("+16465550151", "primary")]);
+    assert_numbers(import.contact(4), &[("+493012345678", "primary")]);
     let report = import.rejected();
     assert!(report.is_empty());
 }
@@ -388,13 +358,13 @@ fn zoominfo_prefers_the_mobile_then_the_direct_line() {
         [(2, "imported"), (3, "imported"), (4, "missing_phone")]
     );
     let lea = import.contact(2);
-    assert_eq!(
-        numbers(lea),
-        pairs(&[
+    assert_numbers(
+        lea,
+        &[
             ("+16175550161", "primary"),
             ("+16175550160", "Direct"),
             ("+16175550100", "Work"),
-        ])
+        ],
     );
     assert_fields(
         lea,
@@ -403,10 +373,7 @@ fn zoominfo_prefers_the_mobile_then_the_direct_line() {
             "address": "1 Main St", "city": "Cambridge", "state": "Massachusetts", "zip": "02142",
         }),
     );
-    assert_eq!(
-        numbers(import.contact(3)),
-        pairs(&[("+16175550101", "primary")])
-    );
+    assert_numbers(import.contact(3), &[("+16175550101", "primary")]);
 }
 
 #[test]
@@ -417,9 +384,9 @@ fn linkedin_phone_numbers_cell_holds_two_numbers() {
         [(2, "imported"), (3, "imported"), (4, "missing_phone")]
     );
     let oda = import.contact(2);
-    assert_eq!(
-        numbers(oda),
-        pairs(&[("+14085550170", "primary"), ("+14085550171", "Other")])
+    assert_numbers(
+        oda,
+        &[("+14085550170", "primary"), ("+14085550171", "Other")],
     );
     assert_fields(
         oda,
@@ -435,7 +402,7 @@ fn mailchimp_tags_regions_and_time_zones_map() {
         [(2, "imported"), (3, "imported"), (4, "missing_phone")]
     );
     let rex = import.contact(2);
-    assert_eq!(numbers(rex), pairs(&[("+15125550180", "primary")]));
+    assert_numbers(rex, &[("+15125550180", "primary")]);
     assert_fields(
         rex,
         json!({
@@ -460,13 +427,13 @@ fn vcards_of_each_version_import_with_every_number_and_the_card_in_the_report() 
         [(2, "imported"), (3, "imported"), (4, "missing_phone")]
     );
     let jurgen = v21.contact(2);
-    assert_eq!(
-        numbers(jurgen),
-        pairs(&[
+    assert_numbers(
+        jurgen,
+        &[
             ("+14155550100", "primary"),
             ("+14155550101", "Work"),
             ("+14155550102", "Home"),
-        ])
+        ],
     );
     assert_fields(
         jurgen,
@@ -492,14 +459,14 @@ fn vcards_of_each_version_import_with_every_number_and_the_card_in_the_report() 
 
     let v30 = exporter("../vcard_30.vcf", "vCard");
     let johnny = v30.contact(2);
-    assert_eq!(
-        numbers(johnny),
-        pairs(&[
+    assert_numbers(
+        johnny,
+        &[
             ("+14155550111", "primary"),
             ("+14155550110", "Mobile"),
             ("+14155550112", "Assistant"),
             ("+14155550113", "Main"),
-        ])
+        ],
     );
     assert_fields(
         johnny,
@@ -509,13 +476,13 @@ fn vcards_of_each_version_import_with_every_number_and_the_card_in_the_report() 
     let v40 = exporter("../vcard_40.vcf", "vCard");
     let amara = v40.contact(2);
     assert_eq!(amara.extension.as_deref(), Some("12"));
-    assert_eq!(
-        numbers(amara),
-        pairs(&[
+    assert_numbers(
+        amara,
+        &[
             ("+14155550121", "primary"),
             ("+14155550120", "Mobile"),
             ("+442079460960", "Home"),
-        ])
+        ],
     );
     assert_fields(amara, json!({"tags": ["Starred"], "zip": "94105"}));
 }
