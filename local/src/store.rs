@@ -9,6 +9,15 @@
 //! Each call is one transaction: redb runs one write transaction at a time,
 //! which is what makes a claim, a chunk commit or a status change conditional
 //! when many importers write at once.
+//!
+//! Contact writes and chunk commits are not flushed to disk one by one: a
+//! chunk commit is made durable when [`DURABLE_EVERY`] has passed since the
+//! last durable one, and every other write, and closing the store, make all
+//! before them durable. redb keeps the commits in between in memory, so a
+//! page that many chunks change is written once instead of once per chunk.
+//! A crash (a killed process, a power cut) loses only the commits since the
+//! last durable one, the newest first; the store then holds what it held at
+//! that point, which resuming the import takes from as from any crash.
 
 use std::cell::Cell;
 use std::collections::HashSet;
@@ -16,7 +25,8 @@ use std::fs;
 use std::ops::Bound;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Once, OnceLock};
+use std::sync::{Arc, Mutex, Once, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
 
 use contact_import_core::imports::{ChunkResult, ImportRecord, ImportStatus, ImportUpdate};
 use contact_import_core::ports::{
@@ -25,7 +35,7 @@ use contact_import_core::ports::{
 };
 use contact_import_core::spec::DuplicateMode;
 use contact_import_core::{Contact, WriteOutcome};
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
 /// (tenant, import id) → the import record as JSON.
 const IMPORTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("imports");
@@ -84,6 +94,7 @@ redb_failures!(
     redb::TableError,
     redb::StorageError,
     redb::CommitError,
+    redb::SetDurabilityError,
 );
 
 impl Failure {
@@ -173,6 +184,10 @@ fn successor(tenant: &str) -> String {
 /// The page cache: enough for the hot claims of a large import.
 const CACHE_BYTES: usize = 128 * 1024 * 1024;
 
+/// The most time a committed chunk waits to be made durable: what a crash
+/// can make an import redo.
+const DURABLE_EVERY: Duration = Duration::from_secs(2);
+
 /// Every store port in one redb file; share it behind an `Arc`.
 pub struct RedbStore {
     db: Arc<Database>,
@@ -180,6 +195,8 @@ pub struct RedbStore {
     /// The first damage found: after it, no call reads the file again, as
     /// redb's state after a panic is not to be trusted.
     damage: Arc<OnceLock<PortError>>,
+    /// When a commit was last made durable.
+    last_durable: Arc<Mutex<Instant>>,
 }
 
 impl RedbStore {
@@ -211,6 +228,7 @@ impl RedbStore {
             db: Arc::new(db),
             path: path.to_owned(),
             damage: Arc::default(),
+            last_durable: Arc::new(Mutex::new(Instant::now())),
         })
     }
 
@@ -242,6 +260,17 @@ impl RedbStore {
     }
 }
 
+/// Whether a commit now is to be durable, [`DURABLE_EVERY`] having passed
+/// since the last durable one; if so, it counts as done.
+fn durable_due(last_durable: &Mutex<Instant>) -> bool {
+    let mut last = last_durable.lock().unwrap_or_else(PoisonError::into_inner);
+    let due = last.elapsed() >= DURABLE_EVERY;
+    if due {
+        *last = Instant::now();
+    }
+    due
+}
+
 /// An owned [`WriteTarget`], to move onto a blocking thread.
 struct Target {
     tenant: String,
@@ -250,8 +279,6 @@ struct Target {
     mode: DuplicateMode,
 }
 
-/// Decides and writes a batch in one write transaction, row by row, so that
-/// a row sees the claims of the rows before it.
 /// A contact as the write transaction needs it, made before the write
 /// lock is taken: most rows are inserts, which need only the JSON.
 struct EncodedWrite {
@@ -273,6 +300,8 @@ impl EncodedWrite {
     }
 }
 
+/// Decides and writes a batch in one write transaction, row by row, so that
+/// a row sees the claims of the rows before it.
 fn write_batch(
     db: &Database,
     target: &Target,
@@ -283,7 +312,10 @@ fn write_batch(
         target.import_id.as_str(),
         target.scope.as_str(),
     );
-    let txn = db.begin_write()?;
+    let mut txn = db.begin_write()?;
+    // Made durable with the chunk's commit or a later one: a crash before
+    // that loses the chunk's contacts and its commit together.
+    txn.set_durability(Durability::None)?;
     let mut outcomes = Vec::with_capacity(rows.len());
     {
         let mut claims = txn.open_table(CLAIMS)?;
@@ -564,10 +596,11 @@ impl ImportStore for RedbStore {
             result.index
         );
         let (tenant, import_id, result) = (tenant.to_owned(), import_id.to_owned(), result.clone());
+        let last_durable = Arc::clone(&self.last_durable);
         self.run(what, move |db| {
             let key = (tenant.as_str(), import_id.as_str());
             let chunk_key = (tenant.as_str(), import_id.as_str(), result.index);
-            let txn = db.begin_write()?;
+            let mut txn = db.begin_write()?;
             let commit = {
                 let mut imports = txn.open_table(IMPORTS)?;
                 let mut chunks = txn.open_table(CHUNKS)?;
@@ -593,6 +626,9 @@ impl ImportStore for RedbStore {
                 }
             };
             if commit.newly_committed {
+                if !durable_due(&last_durable) {
+                    txn.set_durability(Durability::None)?;
+                }
                 txn.commit()?;
             }
             Ok(commit)
@@ -915,6 +951,12 @@ mod tests {
                 .await
                 .unwrap();
             store
+                .add_do_not_call("acme", &["+14155550000".into()])
+                .await
+                .unwrap();
+            // The last writes are the ones not flushed one by one: closing
+            // the store makes them durable.
+            store
                 .write_contacts(
                     target("acme", "imp-a", "contacts", DuplicateMode::Skip),
                     &[ContactWrite {
@@ -924,13 +966,17 @@ mod tests {
                 )
                 .await
                 .unwrap();
-            store
-                .add_do_not_call("acme", &["+14155550000".into()])
-                .await
-                .unwrap();
+            let chunk = ChunkResult {
+                index: 0,
+                tally: Tally::default(),
+                report_part: None,
+            };
+            store.commit_chunk("acme", "imp-a", &chunk).await.unwrap();
         }
         let store = RedbStore::open(&path).unwrap();
-        assert!(store.get_import("acme", "imp-a").await.unwrap().is_some());
+        let reopened = store.get_import("acme", "imp-a").await.unwrap().unwrap();
+        assert_eq!(reopened.chunks_done, 1);
+        assert_eq!(store.chunk_results("acme", "imp-a").await.unwrap().len(), 1);
         let stored = listed(&store, "acme", &ContactFilter::default()).await;
         assert_eq!(stored.len(), 1);
         assert_eq!(stored[0].contact, contact("+14155552671", "Ann", "vip"));
