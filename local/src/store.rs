@@ -182,7 +182,7 @@ fn successor(tenant: &str) -> String {
 }
 
 /// The page cache: enough for the hot claims of a large import.
-const CACHE_BYTES: usize = 128 * 1024 * 1024;
+const CACHE_BYTES: usize = 48 * 1024 * 1024;
 
 /// The most time a committed chunk waits to be made durable: what a crash
 /// can make an import redo.

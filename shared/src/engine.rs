@@ -226,9 +226,10 @@ pub struct FirstOccurrences {
 }
 
 impl FirstOccurrences {
-    /// The earlier row with this number, or None when this row is the first.
-    pub fn earlier_row(&mut self, e164: &str, row: u64) -> Option<u64> {
-        match self.rows.entry(e164_key(e164)) {
+    /// The earlier row with the number of this [`e164_key`], or None when
+    /// this row is the first.
+    pub fn earlier_row(&mut self, key: u64, row: u64) -> Option<u64> {
+        match self.rows.entry(key) {
             std::collections::hash_map::Entry::Occupied(first) => Some(*first.get()),
             std::collections::hash_map::Entry::Vacant(slot) => {
                 slot.insert(row);
@@ -272,7 +273,7 @@ impl<'a> Screen<'a> {
         if let Some(earlier) = self
             .first_occurrences
             .as_mut()
-            .and_then(|first| first.earlier_row(&contact.phone, row))
+            .and_then(|first| first.earlier_row(e164_key(&contact.phone), row))
         {
             return RowOutcome::Rejected(duplicate_in_file(
                 validator,

@@ -7,6 +7,8 @@ use std::io::{Cursor, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use tokio::sync::Notify;
+
 use crate::imports::{ChunkResult, ImportRecord, ImportStatus, ImportUpdate};
 use crate::outcome::WriteOutcome;
 use crate::ports::{
@@ -401,6 +403,7 @@ impl ObjectStore for MemoryObjects {
 pub struct MemoryQueue {
     queues: Mutex<HashMap<QueueName, VecDeque<String>>>,
     faults: Arc<Faults>,
+    sent: Notify,
 }
 
 impl MemoryQueue {
@@ -408,7 +411,18 @@ impl MemoryQueue {
         MemoryQueue {
             queues: Mutex::default(),
             faults,
+            sent: Notify::new(),
         }
+    }
+
+    /// Waits until messages were sent since the last wait, or [`Self::wake`].
+    pub async fn sent(&self) {
+        self.sent.notified().await;
+    }
+
+    /// Ends a wait in [`Self::sent`], or the next one.
+    pub fn wake(&self) {
+        self.sent.notify_one();
     }
 
     /// Removes and returns every message waiting on `queue`.
@@ -432,6 +446,7 @@ impl MessageQueue for MemoryQueue {
                 .entry(queue)
                 .or_default()
                 .extend(chunk.iter().cloned());
+            self.wake();
         }
         Ok(())
     }

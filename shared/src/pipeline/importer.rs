@@ -7,9 +7,10 @@ use tracing::{info, info_span, Instrument};
 use super::{ChunkMessage, Pipeline, PipelineError};
 use crate::engine::{duplicate_existing, duplicate_in_file, AcceptedRow};
 use crate::imports::{keys, ChunkResult, ImportRecord};
+use crate::input::Delimiter;
 use crate::outcome::{ErrorCode, Rejection, Tally, WriteOutcome};
 use crate::ports::{ContactWrite, MessageQueue, ObjectStore, Store, WriteTarget};
-use crate::records::RecordReader;
+use crate::records::{RawRecord, RecordReader};
 use crate::report::ReportWriter;
 use crate::row::RowValidator;
 
@@ -186,47 +187,63 @@ async fn check_rows(
         }
     };
     let spec = record.spec.clone();
-    let start = chunk.start;
-    let expected_rows = chunk.rows;
-    let first_row = chunk.first_row;
+    let chunk = chunk.clone();
     tokio::task::spawn_blocking(move || {
         let validator = RowValidator::new(plan, &spec, facts.delimiter);
-        let mut reader = RecordReader::new(bytes.as_slice(), facts.delimiter, start);
-        let mut checked = CheckedChunk {
-            validator,
-            accepted: Vec::new(),
-            rejected: Vec::new(),
-        };
-        let mut rows = 0;
-        while let Some(raw) = reader
-            .next_record()
-            .map_err(|e| PipelineError::Invalid(format!("reading the chunk: {e}")))?
-        {
-            // Contact ids are made of row numbers: a row read where the
-            // splitter did not count it would overwrite another's contact.
+        let mut accepted = Vec::new();
+        let mut rejected = Vec::new();
+        read_chunk(&bytes, facts.delimiter, &chunk, |raw| {
             let row = raw.row;
-            if rows == 0 && row != first_row {
-                return Err(PipelineError::Invalid(format!(
-                    "the chunk starts at row {row} where the splitter counted row {first_row}; the file changed after it was split"
-                )));
-            }
-            rows += 1;
-            match checked.validator.check(raw) {
-                Ok((contact, record)) => checked.accepted.push(AcceptedRow {
+            match validator.check(raw) {
+                Ok((contact, record)) => accepted.push(AcceptedRow {
                     row,
                     contact,
                     record,
                 }),
-                Err(rejection) => checked.rejected.push(rejection),
+                Err(rejection) => rejected.push(rejection),
             }
-        }
-        if rows != expected_rows {
-            return Err(PipelineError::Invalid(format!(
-                "the chunk holds {rows} rows where the splitter counted {expected_rows}; the file changed after it was split"
-            )));
-        }
-        Ok(checked)
+        })?;
+        Ok(CheckedChunk {
+            validator,
+            accepted,
+            rejected,
+        })
     })
     .await
     .map_err(|e| PipelineError::Invalid(format!("the chunk check stopped: {e}")))?
+}
+
+/// Hands each record of a chunk's bytes to `each`, proving on the way that
+/// they are the rows the splitter counted.
+pub(super) fn read_chunk(
+    bytes: &[u8],
+    delimiter: Delimiter,
+    chunk: &ChunkMessage,
+    mut each: impl FnMut(RawRecord),
+) -> Result<(), PipelineError> {
+    let mut reader = RecordReader::new(bytes, delimiter, chunk.start);
+    let mut rows = 0;
+    while let Some(raw) = reader
+        .next_record()
+        .map_err(|e| PipelineError::Invalid(format!("reading the chunk: {e}")))?
+    {
+        // Contact ids are made of row numbers: a row read where the
+        // splitter did not count it would overwrite another's contact.
+        let row = raw.row;
+        if rows == 0 && row != chunk.first_row {
+            return Err(PipelineError::Invalid(format!(
+                "the chunk starts at row {row} where the splitter counted row {}; the file changed after it was split",
+                chunk.first_row
+            )));
+        }
+        rows += 1;
+        each(raw);
+    }
+    if rows != chunk.rows {
+        return Err(PipelineError::Invalid(format!(
+            "the chunk holds {rows} rows where the splitter counted {}; the file changed after it was split",
+            chunk.rows
+        )));
+    }
+    Ok(())
 }

@@ -3,9 +3,12 @@
 //! The local CLI imports with it; the fault tests use its knobs to deliver
 //! twice, out of order, or after a crash.
 
+use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use tokio::task::JoinSet;
+use tokio::task::{JoinError, JoinSet};
 use tracing::warn;
 
 use super::{
@@ -84,35 +87,86 @@ where
         self
     }
 
-    /// Splits the upload, then delivers messages until both queues are empty.
+    /// Splits the upload, delivering its chunks as they are sent, until
+    /// both queues are empty.
     pub async fn run(&self, upload: Upload) -> Result<SplitOutcome, PipelineError> {
-        let outcome = self
-            .with_retries(|| self.pipeline.split(upload.clone()))
-            .await?;
-        self.drain().await?;
-        Ok(outcome)
+        self.delivering(self.with_retries(|| self.pipeline.split(upload.clone())))
+            .await
     }
 
     /// Resumes an import whose messages were lost with an earlier process
-    /// (see [`Pipeline::resume`]), then delivers until both queues are empty.
+    /// (see [`Pipeline::resume`]), delivering until both queues are empty.
     pub async fn resume(&self, tenant: &str, import_id: &str) -> Result<Resumed, PipelineError> {
-        let resumed = self
-            .with_retries(|| self.pipeline.resume(tenant, import_id))
-            .await?;
-        self.drain().await?;
-        Ok(resumed)
+        self.delivering(self.with_retries(|| self.pipeline.resume(tenant, import_id)))
+            .await
     }
 
     /// Delivers what is waiting, and what that sends, until nothing is left.
     pub async fn drain(&self) -> Result<(), PipelineError> {
+        self.delivering(async { Ok(()) }).await
+    }
+
+    /// Runs `sending` while delivering what it sends, and then what is left.
+    async fn delivering<T>(
+        &self,
+        sending: impl Future<Output = Result<T, PipelineError>>,
+    ) -> Result<T, PipelineError> {
+        let sent_all = AtomicBool::new(false);
+        let sending = async {
+            let result = sending.await;
+            sent_all.store(true, Ordering::Release);
+            self.queue.wake();
+            result
+        };
+        let (result, ()) = tokio::try_join!(sending, self.deliver(&sent_all))?;
+        Ok(result)
+    }
+
+    /// Delivers chunks as they arrive, `workers` at a time, and a finalize
+    /// request once no chunk is left, until `sent_all` is set and nothing
+    /// is left. Any order but [`Order::AsSent`] waits for `sent_all`, as it
+    /// reorders the whole set.
+    async fn deliver(&self, sent_all: &AtomicBool) -> Result<(), PipelineError> {
+        let workers = self.delivery.workers.max(1);
+        let mut running = JoinSet::new();
+        let mut waiting = VecDeque::new();
         loop {
-            let chunks = self.queue.take(QueueName::Chunks);
-            let finalize = self.queue.take(QueueName::Finalize);
-            if chunks.is_empty() && finalize.is_empty() {
-                return Ok(());
+            // Read first: whatever was sent before it is on the queue now.
+            let last_take = sent_all.load(Ordering::Acquire);
+            if last_take || self.delivery.order == Order::AsSent {
+                for body in ordered(self.queue.take(QueueName::Chunks), self.delivery.order) {
+                    let chunk: ChunkMessage = parse_message(&body)?;
+                    for _ in 0..self.delivery.copies {
+                        waiting.push_back(chunk.clone());
+                    }
+                }
             }
-            self.deliver_chunks(ordered(chunks, self.delivery.order))
-                .await?;
+            while running.len() < workers {
+                let Some(chunk) = waiting.pop_front() else {
+                    break;
+                };
+                let worker = Worker {
+                    pipeline: self.pipeline.clone(),
+                    max_attempts: self.delivery.max_attempts,
+                    progress: self.progress.clone(),
+                };
+                running.spawn(async move { worker.deliver(chunk).await });
+            }
+            if !running.is_empty() {
+                tokio::select! {
+                    finished = running.join_next() => joined(finished)?,
+                    () = self.queue.sent(), if waiting.is_empty() => {}
+                }
+                continue;
+            }
+            let finalize = self.queue.take(QueueName::Finalize);
+            if finalize.is_empty() {
+                if last_take {
+                    return Ok(());
+                }
+                self.queue.sent().await;
+                continue;
+            }
             for body in finalize {
                 let message: FinalizeMessage = parse_message(&body)?;
                 for _ in 0..self.delivery.copies {
@@ -121,30 +175,6 @@ where
                 }
             }
         }
-    }
-
-    async fn deliver_chunks(&self, bodies: Vec<String>) -> Result<(), PipelineError> {
-        let mut running = JoinSet::new();
-        let copies = self.delivery.copies;
-        for body in bodies {
-            let chunk: ChunkMessage = parse_message(&body)?;
-            for _ in 0..copies {
-                if running.len() >= self.delivery.workers.max(1) {
-                    finish_one(&mut running).await?;
-                }
-                let worker = Worker {
-                    pipeline: self.pipeline.clone(),
-                    max_attempts: self.delivery.max_attempts,
-                    progress: self.progress.clone(),
-                };
-                let chunk = chunk.clone();
-                running.spawn(async move { worker.deliver(chunk).await });
-            }
-        }
-        while !running.is_empty() {
-            finish_one(&mut running).await?;
-        }
-        Ok(())
     }
 
     async fn with_retries<T, F, Fut>(&self, mut step: F) -> Result<T, PipelineError>
@@ -164,8 +194,10 @@ where
     }
 }
 
-async fn finish_one(running: &mut JoinSet<Result<(), PipelineError>>) -> Result<(), PipelineError> {
-    match running.join_next().await {
+fn joined(
+    finished: Option<Result<Result<(), PipelineError>, JoinError>>,
+) -> Result<(), PipelineError> {
+    match finished {
         Some(Ok(result)) => result,
         Some(Err(e)) => Err(PipelineError::Invalid(format!("an importer stopped: {e}"))),
         None => Ok(()),

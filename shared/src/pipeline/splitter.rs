@@ -1,19 +1,23 @@
 //! The splitter: from an uploaded object to an import record and chunk messages.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::io::Read;
+use std::sync::Arc;
 
 use tokio::runtime::Handle;
 use tracing::{info, info_span, warn, Instrument};
 
+use super::importer::read_chunk;
 use super::{to_json, ChunkMessage, Pipeline, PipelineError};
 use crate::engine::{ContactFile, FileFacts, FirstOccurrences};
 use crate::imports::{import_id_for, keys, Failure, ImportRecord, ImportStatus, ImportUpdate};
 use crate::input::{utf8_reader, TextEncoding};
+use crate::phone::e164_key;
 use crate::plan::ColumnPlan;
 use crate::ports::{MessageQueue, ObjectInfo, ObjectStore, QueueName, Store};
 use crate::records::ResumePoint;
 use crate::refusal::Refusal;
+use crate::row::RowValidator;
 use crate::spec::{DuplicateMode, ImportSpec, SpecError};
 
 /// An object that appeared under the uploads prefix; the key already URL-decoded.
@@ -54,6 +58,13 @@ pub enum Resumed {
     /// It stopped part way: the chunks not yet committed were sent again
     /// (`sent`), or the finalize request when none was left.
     Chunks { sent: u32 },
+}
+
+/// What the rules of an import need to check its rows.
+struct Checker {
+    spec: ImportSpec,
+    plan: ColumnPlan,
+    facts: FileFacts,
 }
 
 /// What a scan of the file decided.
@@ -99,7 +110,6 @@ where
         info: ObjectInfo,
     ) -> Result<SplitOutcome, PipelineError> {
         let (tenant, import_id) = (tenant.to_owned(), import_id.to_owned());
-        let chunk_rows = self.config.chunk_rows.max(1);
         let span = info_span!("split", %import_id, %tenant);
         async {
             let (spec, spec_problem) = self.spec_for(key, &tenant, info.import_spec).await?;
@@ -124,6 +134,11 @@ where
                 ImportStatus::Splitting => {}
                 status => return Ok(SplitOutcome::AlreadyHandled { import_id, status }),
             }
+            // A split done again cuts the chunks as the first one did.
+            let chunk_rows = match current.chunk_rows {
+                0 => self.config.chunk_rows.max(1),
+                recorded => recorded,
+            };
             if let Some(problem) = spec_problem {
                 return self
                     .fail(&tenant, &import_id, "invalid_spec", problem.to_string())
@@ -143,8 +158,8 @@ where
             let chunks = u32::try_from(scan.chunks.len())
                 .map_err(|_| PipelineError::Invalid("more chunks than a u32 counts".to_owned()))?;
             let mut planned = ImportUpdate::to(ImportStatus::Splitting, &super::now());
-            planned.facts = Some(scan.facts);
-            planned.plan = Some(scan.plan);
+            planned.facts = Some(scan.facts.clone());
+            planned.plan = Some(scan.plan.clone());
             planned.data_key = Some(scan.data_key);
             planned.rows = Some(scan.rows);
             planned.chunks_total = Some(chunks);
@@ -153,8 +168,13 @@ where
             self.store
                 .update_import(&tenant, &import_id, ImportStatus::Splitting, &planned)
                 .await?;
-            let bodies = scan.chunks.iter().map(to_json).collect();
-            self.queue.send(QueueName::Chunks, bodies).await?;
+            let checker = Checker {
+                spec: current.spec,
+                plan: scan.plan,
+                facts: scan.facts,
+            };
+            self.send_chunks(checker, scan.chunks, &HashSet::new())
+                .await?;
             let importing = ImportUpdate::to(ImportStatus::Importing, &super::now());
             self.store
                 .update_import(&tenant, &import_id, ImportStatus::Splitting, &importing)
@@ -201,15 +221,20 @@ where
                     self.request_finalize(tenant, import_id).await?;
                     return Ok(Resumed::Chunks { sent: 0 });
                 }
-                let bodies: Vec<String> = self
-                    .cut_again(&record)
-                    .await?
-                    .iter()
-                    .filter(|chunk| !committed.contains(&chunk.index))
-                    .map(to_json)
-                    .collect();
-                let sent = bodies.len() as u32;
-                self.queue.send(QueueName::Chunks, bodies).await?;
+                let chunks = self.cut_again(&record).await?;
+                let checker = match (&record.plan, &record.facts) {
+                    (Some(plan), Some(facts)) => Checker {
+                        spec: record.spec.clone(),
+                        plan: plan.clone(),
+                        facts: facts.clone(),
+                    },
+                    _ => {
+                        return Err(PipelineError::Invalid(format!(
+                            "import {import_id} is past splitting but has no column plan"
+                        )))
+                    }
+                };
+                let sent = self.send_chunks(checker, chunks, &committed).await?;
                 info!(sent, "resumed");
                 Ok(Resumed::Chunks { sent })
             }
@@ -242,6 +267,91 @@ where
             )));
         }
         Ok(scan.chunks)
+    }
+
+    /// Sends the chunks but those in `committed`, in file order, each with
+    /// the rows that repeat a number of an earlier row of the file. The
+    /// rows' numbers are found a chunk per core at a time, while the chunks
+    /// before them are sent and imported; which row came first is decided
+    /// in file order, so that neither chunk order nor timing matters.
+    async fn send_chunks(
+        &self,
+        checker: Checker,
+        chunks: Vec<ChunkMessage>,
+        committed: &HashSet<u32>,
+    ) -> Result<u32, PipelineError> {
+        let checker = Arc::new(checker);
+        // Under `create` every row is a contact of its own.
+        let mut first_occurrences =
+            (checker.spec.duplicates != DuplicateMode::Create).then(FirstOccurrences::default);
+        let at_once = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let mut chunks = chunks.into_iter();
+        let mut numbering = VecDeque::new();
+        let mut batch = Vec::with_capacity(SEND_BATCH);
+        let mut sent = 0;
+        loop {
+            if first_occurrences.is_some() {
+                while numbering.len() < at_once {
+                    let Some(chunk) = chunks.next() else { break };
+                    let numbers = tokio::spawn(
+                        self.clone()
+                            .passing_numbers(Arc::clone(&checker), chunk.clone()),
+                    );
+                    numbering.push_back((chunk, Some(numbers)));
+                }
+            } else if let Some(chunk) = chunks.next() {
+                numbering.push_back((chunk, None));
+            }
+            let Some((mut chunk, numbers)) = numbering.pop_front() else {
+                break;
+            };
+            if let (Some(first), Some(numbers)) = (first_occurrences.as_mut(), numbers) {
+                let numbers = numbers.await.map_err(|e| {
+                    PipelineError::Invalid(format!("finding a chunk's numbers stopped: {e}"))
+                })??;
+                for (row, key) in numbers {
+                    if let Some(earlier) = first.earlier_row(key, row) {
+                        chunk.duplicates.push((row, earlier));
+                    }
+                }
+            }
+            if !committed.contains(&chunk.index) {
+                batch.push(to_json(&chunk));
+                sent += 1;
+            }
+            if batch.len() == SEND_BATCH {
+                self.queue
+                    .send(QueueName::Chunks, std::mem::take(&mut batch))
+                    .await?;
+            }
+        }
+        if !batch.is_empty() {
+            self.queue.send(QueueName::Chunks, batch).await?;
+        }
+        Ok(sent)
+    }
+
+    /// (row, number key) for each row of the chunk that passes the rules.
+    async fn passing_numbers(
+        self,
+        checker: Arc<Checker>,
+        chunk: ChunkMessage,
+    ) -> Result<Vec<(u64, u64)>, PipelineError> {
+        let bytes = self.chunk_bytes(&chunk).await?;
+        tokio::task::spawn_blocking(move || {
+            let validator =
+                RowValidator::new(checker.plan.clone(), &checker.spec, checker.facts.delimiter);
+            let mut numbers = Vec::new();
+            read_chunk(&bytes, checker.facts.delimiter, &chunk, |raw| {
+                let row = raw.row;
+                if let Some(phone) = validator.passing_number(raw) {
+                    numbers.push((row, e164_key(&phone)));
+                }
+            })?;
+            Ok(numbers)
+        })
+        .await
+        .map_err(|e| PipelineError::Invalid(format!("finding a chunk's numbers stopped: {e}")))?
     }
 
     /// The spec from the sidecar object, else the object's metadata, else the
@@ -309,8 +419,8 @@ where
         })
     }
 
-    /// Reads the whole file once, on a blocking thread, with constant memory
-    /// but for the set of numbers seen. A file that is not UTF-8 is first
+    /// Reads the whole file once, on a blocking thread, holding one record
+    /// at a time and the chunks cut so far. A file that is not UTF-8 is first
     /// copied as UTF-8 to a staging object, which the chunks then read.
     async fn scan(
         &self,
@@ -368,8 +478,11 @@ where
 /// The most bytes of rows one chunk holds: an importer reads its chunk whole.
 const MAX_CHUNK_BYTES: u64 = 16 << 20;
 
-/// Cuts the file into chunks of `chunk_rows` records and decides, in file
-/// order, which rows repeat a number of an earlier row.
+/// Messages per send: what one SQS batch holds.
+const SEND_BATCH: usize = 10;
+
+/// Cuts the file into chunks of `chunk_rows` records, reading every record
+/// so that a file refused part way is refused before any chunk is sent.
 fn plan_chunks<R: Read>(
     data: R,
     spec: &ImportSpec,
@@ -377,8 +490,6 @@ fn plan_chunks<R: Read>(
     finish: impl Fn(ChunkMessage) -> ChunkMessage,
 ) -> Result<(FileFacts, ColumnPlan, u64, Vec<ChunkMessage>), Refusal> {
     let mut file = ContactFile::open(data, spec)?;
-    let mut first_occurrences =
-        (spec.duplicates != DuplicateMode::Create).then(FirstOccurrences::default);
     let mut chunks = Vec::new();
     let mut current: Option<ChunkMessage> = None;
     let mut start: ResumePoint = file.data_start();
@@ -399,19 +510,10 @@ fn plan_chunks<R: Read>(
         });
         chunk.rows += 1;
         chunk.end_byte = raw.end.byte;
-        let end = raw.end;
-        let row = raw.row;
-        if let Some(first) = first_occurrences.as_mut() {
-            if let Some(phone) = file.validator().passing_number(raw) {
-                if let Some(earlier) = first.earlier_row(&phone, row) {
-                    chunk.duplicates.push((row, earlier));
-                }
-            }
-        }
         // Long rows make a chunk short, so that an importer's memory is bounded.
         if chunk.rows == chunk_rows || chunk.end_byte - chunk.start.byte >= MAX_CHUNK_BYTES {
             chunks.push(finish(current.take().expect("a chunk is open")));
-            start = end;
+            start = raw.end;
         }
     }
     chunks.extend(current.map(&finish));

@@ -700,6 +700,27 @@ mod whatever_arrives {
     }
 
     #[tokio::test]
+    async fn a_file_refused_far_down_sends_no_chunk_and_writes_no_contact() {
+        let h = harness(10, delivery(Order::AsSent, 1));
+        let mut file = synthetic(60);
+        // Row 62, six chunks down, is longer than any contact row can be.
+        file.extend_from_slice(b"+14155550100,");
+        file.extend(std::iter::repeat_n(b'x', 2 << 20));
+        file.push(b'\n');
+        h.objects.upload(KEY, file, "v1", None);
+        let outcome = h.runner.pipeline().split(upload()).await.unwrap();
+        let SplitOutcome::Failed { import_id, reason } = outcome else {
+            panic!("{outcome:?}")
+        };
+        assert!(reason.contains("row 62"), "{reason}");
+        assert_eq!(h.queue.take(QueueName::Chunks), Vec::<String>::new());
+        let record = h.store.get_import("acme", &import_id).await.unwrap();
+        assert_eq!(record.unwrap().failure.unwrap().code, "row_too_long");
+        h.runner.drain().await.unwrap();
+        assert!(h.store.all_contacts().is_empty());
+    }
+
+    #[tokio::test]
     async fn an_upload_that_is_not_text_fails_as_what_it_is_before_any_staging() {
         let h = harness(10, delivery(Order::AsSent, 1));
         let outcome = import(&h, b"PK\x03\x04\x14\x00[Content_Types].xml xl/sheet1.xml").await;
