@@ -226,6 +226,14 @@ pub struct FirstOccurrences {
 }
 
 impl FirstOccurrences {
+    /// Room for `numbers` numbers at once: a map that grows by doubling
+    /// holds the old and the new table for a while, half again its size.
+    pub fn with_capacity(numbers: u64) -> Self {
+        FirstOccurrences {
+            rows: HashMap::with_capacity(usize::try_from(numbers).unwrap_or(usize::MAX)),
+        }
+    }
+
     /// The earlier row with the number of this [`e164_key`], or None when
     /// this row is the first.
     pub fn earlier_row(&mut self, key: u64, row: u64) -> Option<u64> {

@@ -281,9 +281,10 @@ where
         committed: &HashSet<u32>,
     ) -> Result<u32, PipelineError> {
         let checker = Arc::new(checker);
+        let rows = chunks.iter().map(|chunk| chunk.rows).sum();
         // Under `create` every row is a contact of its own.
-        let mut first_occurrences =
-            (checker.spec.duplicates != DuplicateMode::Create).then(FirstOccurrences::default);
+        let mut first_occurrences = (checker.spec.duplicates != DuplicateMode::Create)
+            .then(|| FirstOccurrences::with_capacity(rows));
         let at_once = std::thread::available_parallelism().map_or(2, |n| n.get());
         let mut chunks = chunks.into_iter();
         let mut numbering = VecDeque::new();
