@@ -7,13 +7,18 @@
 //! `scripts/test` starts moto and points AWS_ENDPOINT_URL at it.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
 
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_s3::primitives::ByteStream;
-use contact_import_aws::{create_table, AwsSettings, Clients};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use contact_import_aws::{create_table, Adapters, AwsSettings, Clients};
 use contact_import_core::engine::{ContactFile, RowOutcome, Screen};
 use contact_import_core::imports::{import_id_for, ImportStatus};
 use contact_import_core::outcome::ErrorCode;
-use contact_import_core::pipeline::{SplitOutcome, Upload};
+use contact_import_core::pipeline::{Pipeline, PipelineConfig, SplitOutcome, Upload};
 use contact_import_core::ports::{ContactFilter, ContactStore, ImportStore};
 use contact_import_core::report::restore;
 use contact_import_core::synthetic::{write_synthetic_file, SyntheticOptions};
@@ -307,5 +312,162 @@ async fn a_chunked_upload_goes_through_the_real_queues_to_an_exact_summary() {
     assert!(
         matches!(again, SplitOutcome::AlreadyHandled { .. }),
         "{again:?}"
+    );
+}
+
+/// Request attempts by "Service Operation", counted as the SDK sends them.
+#[derive(Debug, Default, Clone)]
+struct Requests(Arc<Mutex<BTreeMap<String, u64>>>);
+
+impl Requests {
+    fn counts(&self) -> BTreeMap<String, u64> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+impl Intercept for Requests {
+    fn name(&self) -> &'static str {
+        "Requests"
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let metadata = cfg
+            .load::<Metadata>()
+            .expect("every operation names itself");
+        let operation = format!("{} {}", metadata.service(), metadata.name());
+        *self.0.lock().unwrap().entry(operation).or_default() += 1;
+        Ok(())
+    }
+}
+
+/// The stack's pipeline over clients that count their requests.
+async fn counted(stack: &Stack, chunk_rows: u64, requests: &Requests) -> AwsPipeline {
+    let sdk = aws_config::load_from_env().await;
+    let dynamodb = aws_sdk_dynamodb::config::Builder::from(&sdk)
+        .interceptor(requests.clone())
+        .build();
+    let s3 = aws_sdk_s3::config::Builder::from(&sdk)
+        .force_path_style(true)
+        .interceptor(requests.clone())
+        .build();
+    let sqs = aws_sdk_sqs::config::Builder::from(&sdk)
+        .interceptor(requests.clone())
+        .build();
+    let clients = Clients {
+        dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb),
+        s3: aws_sdk_s3::Client::from_conf(s3),
+        sqs: aws_sdk_sqs::Client::from_conf(sqs),
+    };
+    let adapters = Adapters::new(&clients, &stack.config.resources);
+    Pipeline::new(
+        Arc::new(adapters.store),
+        Arc::new(adapters.objects),
+        Arc::new(adapters.queue),
+        PipelineConfig {
+            bucket: stack.config.resources.bucket.clone(),
+            chunk_rows,
+        },
+    )
+}
+
+/// The requests of one import of 20,000 generated rows (skip mode, 5,000-row
+/// chunks, an empty table), as docs/aws-cost.md gives them.
+const MODEL_REQUESTS: [(&str, u64); 10] = [
+    ("DynamoDB BatchGetItem", 196),
+    ("DynamoDB GetItem", 10),
+    ("DynamoDB PutItem", 19_236),
+    ("DynamoDB Query", 1),
+    ("DynamoDB TransactWriteItems", 4),
+    ("DynamoDB UpdateItem", 5),
+    ("S3 GetObject", 15),
+    ("S3 HeadObject", 1),
+    ("S3 PutObject", 6),
+    ("SQS SendMessageBatch", 2),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_makes_the_requests_the_cost_model_gives() {
+    const ROWS: u64 = 20_000;
+    const CHUNK_ROWS: u64 = 5_000;
+    let stack = stack().await;
+    let requests = Requests::default();
+    let pipeline = counted(&stack, CHUNK_ROWS, &requests).await;
+    let mut file = Vec::new();
+    write_synthetic_file(&mut file, SyntheticOptions::realistic(ROWS)).unwrap();
+    let put = stack
+        .clients
+        .s3
+        .put_object()
+        .bucket(&stack.config.resources.bucket)
+        .key(KEY)
+        .body(ByteStream::from(file.clone()))
+        .send()
+        .await
+        .expect("uploading the file");
+    let etag = put.e_tag().expect("an ETag").to_owned();
+    let event = put_event(&stack.config.resources.bucket, &etag);
+    handle_uploads(&pipeline, &stack.config.resources.bucket, event)
+        .await
+        .expect("the split");
+    let chunks = pump(
+        &stack,
+        &stack.config.resources.chunk_queue_url,
+        "sqs-chunk.json",
+        |e| handle_chunks(&pipeline, e),
+    )
+    .await as u64;
+    pump(
+        &stack,
+        &stack.config.resources.finalize_queue_url,
+        "sqs-finalize.json",
+        |e| handle_finalizer(&pipeline, e),
+    )
+    .await;
+    let counts = requests.counts();
+
+    // The model's terms, from one reading of the file: rows that pass the
+    // rules, per chunk (each chunk asks for their do-not-call entries, 100
+    // keys per BatchGetItem), and rows written (one conditional PutItem each).
+    let outcomes: Vec<Option<ErrorCode>> = expected_outcomes(&file).into_values().collect();
+    let passing =
+        |code: &Option<ErrorCode>| matches!(code, None | Some(ErrorCode::DuplicateInFile));
+    let lookups: u64 = outcomes
+        .chunks(CHUNK_ROWS as usize)
+        .map(|chunk| (chunk.iter().filter(|c| passing(c)).count() as u64).div_ceil(100))
+        .sum();
+    let written = outcomes.iter().filter(|code| code.is_none()).count() as u64;
+    assert_eq!(chunks, ROWS.div_ceil(CHUNK_ROWS));
+    let model = BTreeMap::from([
+        // Splitter 1 + importers 2 per chunk (the record; the commit's result) + finalizer 1.
+        ("DynamoDB GetItem", 2 + 2 * chunks),
+        // The scope registry and the import record, then one per written row.
+        ("DynamoDB PutItem", 2 + written),
+        ("DynamoDB BatchGetItem", lookups),
+        // The chunk marker and the counters, one transaction per chunk.
+        ("DynamoDB TransactWriteItems", chunks),
+        // Three status changes in the splitter, two in the finalizer.
+        ("DynamoDB UpdateItem", 5),
+        // The committed chunks, one page.
+        ("DynamoDB Query", 1),
+        // Spec sidecar, encoding sniff, the cutting pass, one range per chunk
+        // in the splitter and per importer, and every report part.
+        ("S3 GetObject", 3 + 3 * chunks),
+        ("S3 HeadObject", 1),
+        // A report part per chunk with rejections, the report, the summary.
+        ("S3 PutObject", chunks + 2),
+        // The chunk messages, ten per batch, and the finalize request.
+        ("SQS SendMessageBatch", chunks.div_ceil(10) + 1),
+    ]);
+    let counts: BTreeMap<&str, u64> = counts.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    assert_eq!(counts, model, "the requests the formulas give");
+    assert_eq!(
+        counts,
+        BTreeMap::from(MODEL_REQUESTS),
+        "the numbers docs/aws-cost.md gives"
     );
 }
