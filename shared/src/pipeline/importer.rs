@@ -15,10 +15,10 @@ use crate::report::ReportWriter;
 use crate::row::RowValidator;
 
 /// The rows of a chunk, checked by the rules the file alone decides.
-struct CheckedChunk {
-    validator: RowValidator,
-    accepted: Vec<AcceptedRow>,
-    rejected: Vec<Rejection>,
+pub(super) struct CheckedChunk {
+    pub(super) validator: RowValidator,
+    pub(super) accepted: Vec<AcceptedRow>,
+    pub(super) rejected: Vec<Rejection>,
 }
 
 impl<S, O, Q> Pipeline<S, O, Q>
@@ -36,8 +36,14 @@ where
             if record.status.is_final() {
                 return Ok(());
             }
-            let bytes = self.chunk_bytes(&chunk).await?;
-            let checked = check_rows(&record, &chunk, bytes).await?;
+            let kept = self.handoff.as_ref().and_then(|h| h.take(&chunk));
+            let checked = match kept {
+                Some(checked) => checked,
+                None => {
+                    let bytes = self.chunk_bytes(&chunk).await?;
+                    check_rows(&record, &chunk, bytes).await?
+                }
+            };
             let result = self.write_rows(&record, &chunk, checked).await?;
             let commit = self
                 .store
@@ -190,27 +196,37 @@ async fn check_rows(
     let chunk = chunk.clone();
     tokio::task::spawn_blocking(move || {
         let validator = RowValidator::new(plan, &spec, facts.delimiter);
-        let mut accepted = Vec::new();
-        let mut rejected = Vec::new();
-        read_chunk(&bytes, facts.delimiter, &chunk, |raw| {
-            let row = raw.row;
-            match validator.check(raw) {
-                Ok((contact, record)) => accepted.push(AcceptedRow {
-                    row,
-                    contact,
-                    record,
-                }),
-                Err(rejection) => rejected.push(rejection),
-            }
-        })?;
-        Ok(CheckedChunk {
-            validator,
-            accepted,
-            rejected,
-        })
+        check_chunk(validator, &bytes, facts.delimiter, &chunk)
     })
     .await
     .map_err(|e| PipelineError::Invalid(format!("the chunk check stopped: {e}")))?
+}
+
+/// The rows of a chunk's bytes, checked by `validator`.
+pub(super) fn check_chunk(
+    validator: RowValidator,
+    bytes: &[u8],
+    delimiter: Delimiter,
+    chunk: &ChunkMessage,
+) -> Result<CheckedChunk, PipelineError> {
+    let mut accepted = Vec::new();
+    let mut rejected = Vec::new();
+    read_chunk(bytes, delimiter, chunk, |raw| {
+        let row = raw.row;
+        match validator.check(raw) {
+            Ok((contact, record)) => accepted.push(AcceptedRow {
+                row,
+                contact,
+                record,
+            }),
+            Err(rejection) => rejected.push(rejection),
+        }
+    })?;
+    Ok(CheckedChunk {
+        validator,
+        accepted,
+        rejected,
+    })
 }
 
 /// Hands each record of a chunk's bytes to `each`, proving on the way that

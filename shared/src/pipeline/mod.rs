@@ -8,6 +8,7 @@
 //! [`ImportStore::commit_chunk`], once per chunk.
 
 mod finalizer;
+mod handoff;
 mod importer;
 pub mod runner;
 mod splitter;
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::imports::ImportRecord;
 use crate::ports::{MessageQueue, ObjectStore, PortError, QueueName, Store};
 use crate::records::ResumePoint;
+use handoff::Handoff;
 
 pub use finalizer::ImportSummary;
 pub use splitter::{Resumed, SplitOutcome, Upload};
@@ -84,6 +86,7 @@ pub struct Pipeline<S, O, Q> {
     objects: Arc<O>,
     queue: Arc<Q>,
     config: PipelineConfig,
+    handoff: Option<Arc<Handoff>>,
 }
 
 impl<S, O, Q> Clone for Pipeline<S, O, Q> {
@@ -93,6 +96,7 @@ impl<S, O, Q> Clone for Pipeline<S, O, Q> {
             objects: Arc::clone(&self.objects),
             queue: Arc::clone(&self.queue),
             config: self.config.clone(),
+            handoff: self.handoff.clone(),
         }
     }
 }
@@ -109,7 +113,17 @@ where
             objects,
             queue,
             config,
+            handoff: None,
         }
+    }
+
+    /// For a pipeline whose splitter and importers share this process: the
+    /// splitter keeps the rows it checks, up to `places` chunks at a time,
+    /// for the importers, so that the rules run once per row (see
+    /// [`handoff`]).
+    pub fn sharing_checks(mut self, places: usize) -> Self {
+        self.handoff = Some(Arc::new(Handoff::new(places)));
+        self
     }
 
     pub fn store(&self) -> &S {

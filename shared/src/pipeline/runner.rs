@@ -11,6 +11,7 @@ use std::sync::Arc;
 use tokio::task::{JoinError, JoinSet};
 use tracing::warn;
 
+use super::handoff::Handoff;
 use super::{
     parse_message, ChunkMessage, FinalizeMessage, Pipeline, PipelineError, Resumed, SplitOutcome,
     Upload,
@@ -71,7 +72,8 @@ where
         delivery: Delivery,
     ) -> Self {
         LocalRunner {
-            pipeline,
+            // Splitter and importers share this process: the rules run once.
+            pipeline: pipeline.sharing_checks(delivery.workers),
             queue,
             delivery,
             progress: None,
@@ -112,6 +114,9 @@ where
         sending: impl Future<Output = Result<T, PipelineError>>,
     ) -> Result<T, PipelineError> {
         let sent_all = AtomicBool::new(false);
+        let _taking = (self.delivery.order == Order::AsSent)
+            .then(|| self.pipeline.handoff.as_deref().map(TakenAsSent::new))
+            .flatten();
         let sending = async {
             let result = sending.await;
             sent_all.store(true, Ordering::Release);
@@ -191,6 +196,23 @@ where
                 Err(e) => return Err(e),
             }
         }
+    }
+}
+
+/// While alive, chunks are taken as they are sent, so the splitter may
+/// wait for the importers to take the rows it checked.
+struct TakenAsSent<'a>(&'a Handoff);
+
+impl<'a> TakenAsSent<'a> {
+    fn new(handoff: &'a Handoff) -> Self {
+        handoff.set_taken_as_sent(true);
+        TakenAsSent(handoff)
+    }
+}
+
+impl Drop for TakenAsSent<'_> {
+    fn drop(&mut self) {
+        self.0.set_taken_as_sent(false);
     }
 }
 

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use tokio::runtime::Handle;
 use tracing::{info, info_span, warn, Instrument};
 
-use super::importer::read_chunk;
+use super::handoff::Place;
+use super::importer::{check_chunk, read_chunk};
 use super::{to_json, ChunkMessage, Pipeline, PipelineError};
 use crate::engine::{ContactFile, FileFacts, FirstOccurrences};
 use crate::imports::{import_id_for, keys, Failure, ImportRecord, ImportStatus, ImportUpdate};
@@ -286,18 +287,40 @@ where
         let mut first_occurrences = (checker.spec.duplicates != DuplicateMode::Create)
             .then(|| FirstOccurrences::with_capacity(rows));
         let at_once = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let mut chunks = chunks.into_iter();
+        let mut chunks = chunks.into_iter().peekable();
         let mut numbering = VecDeque::new();
         let mut batch = Vec::with_capacity(SEND_BATCH);
         let mut sent = 0;
         loop {
             if first_occurrences.is_some() {
                 while numbering.len() < at_once {
-                    let Some(chunk) = chunks.next() else { break };
-                    let numbers = tokio::spawn(
-                        self.clone()
-                            .passing_numbers(Arc::clone(&checker), chunk.clone()),
-                    );
+                    let Some(next) = chunks.peek() else { break };
+                    let place = match &self.handoff {
+                        // A committed chunk is not sent, so no importer takes its rows.
+                        Some(_) if committed.contains(&next.index) => None,
+                        Some(handoff) => match handoff.reserve(next) {
+                            Some(place) => Some(place),
+                            // The places free up as importers take chunks:
+                            // first send what is numbered, then wait.
+                            None if handoff.waits() && !numbering.is_empty() => break,
+                            None if handoff.waits() => {
+                                if !batch.is_empty() {
+                                    self.queue
+                                        .send(QueueName::Chunks, std::mem::take(&mut batch))
+                                        .await?;
+                                }
+                                handoff.place().await
+                            }
+                            None => None,
+                        },
+                        None => None,
+                    };
+                    let chunk = chunks.next().expect("peeked");
+                    let numbers = tokio::spawn(self.clone().passing_numbers(
+                        Arc::clone(&checker),
+                        chunk.clone(),
+                        place,
+                    ));
                     numbering.push_back((chunk, Some(numbers)));
                 }
             } else if let Some(chunk) = chunks.next() {
@@ -307,6 +330,15 @@ where
                 break;
             };
             if let (Some(first), Some(numbers)) = (first_occurrences.as_mut(), numbers) {
+                // Where importers take chunks as they are sent, what is
+                // decided goes out before waiting on what is not, rather
+                // than waiting for a full batch.
+                let taken_as_sent = self.handoff.as_ref().is_some_and(|h| h.waits());
+                if taken_as_sent && !numbers.is_finished() && !batch.is_empty() {
+                    self.queue
+                        .send(QueueName::Chunks, std::mem::take(&mut batch))
+                        .await?;
+                }
                 let numbers = numbers.await.map_err(|e| {
                     PipelineError::Invalid(format!("finding a chunk's numbers stopped: {e}"))
                 })??;
@@ -333,17 +365,31 @@ where
     }
 
     /// (row, number key) for each row of the chunk that passes the rules.
+    /// With a `place`, the whole check is made and its rows kept there for
+    /// the chunk's importer.
     async fn passing_numbers(
         self,
         checker: Arc<Checker>,
         chunk: ChunkMessage,
+        place: Option<Place>,
     ) -> Result<Vec<(u64, u64)>, PipelineError> {
         let bytes = self.chunk_bytes(&chunk).await?;
+        let handoff = self.handoff.clone();
         tokio::task::spawn_blocking(move || {
-            let validator =
-                RowValidator::new(checker.plan.clone(), &checker.spec, checker.facts.delimiter);
+            let delimiter = checker.facts.delimiter;
+            let validator = RowValidator::new(checker.plan.clone(), &checker.spec, delimiter);
+            if let (Some(handoff), Some(place)) = (handoff, place) {
+                let checked = check_chunk(validator, &bytes, delimiter, &chunk)?;
+                let numbers = checked
+                    .accepted
+                    .iter()
+                    .map(|row| (row.row, e164_key(&row.contact.phone)))
+                    .collect();
+                handoff.put(chunk, place, checked);
+                return Ok(numbers);
+            }
             let mut numbers = Vec::new();
-            read_chunk(&bytes, checker.facts.delimiter, &chunk, |raw| {
+            read_chunk(&bytes, delimiter, &chunk, |raw| {
                 let row = raw.row;
                 if let Some(phone) = validator.passing_number(raw) {
                     numbers.push((row, e164_key(&phone)));

@@ -516,9 +516,16 @@ async fn a_chunk_that_never_succeeds_is_reported_as_internal_errors_and_the_impo
     let h = harness(20, delivery(Order::AsSent, 1));
     h.objects.upload(KEY, file, "v1", None);
     h.runner.pipeline().split(upload()).await.unwrap();
-    // The data the chunks read is gone: every delivery fails until the dead-letter path.
+    // The data the chunks read is gone, and another process delivers them,
+    // without the rows this one's splitter checked: every delivery fails
+    // until the dead-letter path.
     h.objects.remove(KEY);
-    h.runner.drain().await.unwrap();
+    let elsewhere = LocalRunner::new(
+        h.runner.pipeline().clone(),
+        h.queue.clone(),
+        delivery(Order::AsSent, 1),
+    );
+    elsewhere.drain().await.unwrap();
     let snap = snapshot(&h).await;
     assert_eq!(snap.status, ImportStatus::CompletedWithErrors);
     assert_eq!((snap.tally.processed, snap.tally.failed), (60, 60));
@@ -533,6 +540,23 @@ async fn a_chunk_that_never_succeeds_is_reported_as_internal_errors_and_the_impo
         (2..62).collect::<Vec<u64>>(),
         "every row is in the report, once"
     );
+}
+
+#[tokio::test]
+async fn in_one_process_the_importers_take_the_rows_the_splitter_checked() {
+    let file = synthetic(60);
+    let clean = harness(20, delivery(Order::AsSent, 1));
+    import(&clean, &file).await;
+    let expected = snapshot(&clean).await;
+
+    // Three chunks, three places: no importer reads the data again, so
+    // the import ends as the clean one did with the upload gone.
+    let h = harness(20, delivery(Order::AsSent, 1));
+    h.objects.upload(KEY, file, "v1", None);
+    h.runner.pipeline().split(upload()).await.unwrap();
+    h.objects.remove(KEY);
+    h.runner.drain().await.unwrap();
+    assert_eq!(snapshot(&h).await, expected);
 }
 
 /// Files as real spreadsheets and careless edits leave them: every line
