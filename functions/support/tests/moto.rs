@@ -163,6 +163,48 @@ where
     }
 }
 
+/// Uploads a generated file of `rows` rows as KEY: the file and its ETag.
+async fn upload_synthetic(stack: &Stack, rows: u64) -> (Vec<u8>, String) {
+    let mut file = Vec::new();
+    write_synthetic_file(&mut file, SyntheticOptions::realistic(rows)).unwrap();
+    let put = stack
+        .clients
+        .s3
+        .put_object()
+        .bucket(&stack.config.resources.bucket)
+        .key(KEY)
+        .body(ByteStream::from(file.clone()))
+        .send()
+        .await
+        .expect("uploading the file");
+    (file, put.e_tag().expect("an ETag").to_owned())
+}
+
+/// The upload's S3 event through the splitter, then every message on the
+/// real queues through the importers and the finalizer: how many chunk and
+/// finalize messages were handled.
+async fn run_handlers(stack: &Stack, pipeline: &AwsPipeline, etag: &str) -> (usize, usize) {
+    let event = put_event(&stack.config.resources.bucket, etag);
+    handle_uploads(pipeline, &stack.config.resources.bucket, event)
+        .await
+        .expect("the split");
+    let chunks = pump(
+        stack,
+        &stack.config.resources.chunk_queue_url,
+        "sqs-chunk.json",
+        |e| handle_chunks(pipeline, e),
+    )
+    .await;
+    let finalized = pump(
+        stack,
+        &stack.config.resources.finalize_queue_url,
+        "sqs-finalize.json",
+        |e| handle_finalizer(pipeline, e),
+    )
+    .await;
+    (chunks, finalized)
+}
+
 /// Outcome code per row from one reading of the whole file into an empty store.
 fn expected_outcomes(file: &[u8]) -> BTreeMap<u64, Option<ErrorCode>> {
     let spec = ImportSpec::default();
@@ -182,43 +224,9 @@ fn expected_outcomes(file: &[u8]) -> BTreeMap<u64, Option<ErrorCode>> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chunked_upload_goes_through_the_real_queues_to_an_exact_summary() {
     let stack = stack().await;
-    let mut file = Vec::new();
-    write_synthetic_file(&mut file, SyntheticOptions::realistic(ROWS)).unwrap();
-    let put = stack
-        .clients
-        .s3
-        .put_object()
-        .bucket(&stack.config.resources.bucket)
-        .key(KEY)
-        .body(ByteStream::from(file.clone()))
-        .send()
-        .await
-        .expect("uploading the file");
-    let etag = put.e_tag().expect("an ETag").to_owned();
-    let event = put_event(&stack.config.resources.bucket, &etag);
-    handle_uploads(
-        &stack.pipeline,
-        &stack.config.resources.bucket,
-        event.clone(),
-    )
-    .await
-    .expect("the split");
-
-    let chunks = pump(
-        &stack,
-        &stack.config.resources.chunk_queue_url,
-        "sqs-chunk.json",
-        |e| handle_chunks(&stack.pipeline, e),
-    )
-    .await;
+    let (file, etag) = upload_synthetic(&stack, ROWS).await;
+    let (chunks, finalized) = run_handlers(&stack, &stack.pipeline, &etag).await;
     assert_eq!(chunks as u64, ROWS / CHUNK_ROWS, "one message per chunk");
-    let finalized = pump(
-        &stack,
-        &stack.config.resources.finalize_queue_url,
-        "sqs-finalize.json",
-        |e| handle_finalizer(&stack.pipeline, e),
-    )
-    .await;
     assert!(finalized >= 1);
 
     let import_id = import_id_for(&stack.config.resources.bucket, KEY, &etag);
@@ -398,37 +406,9 @@ async fn an_import_makes_the_requests_the_cost_model_gives() {
     let stack = stack().await;
     let requests = Requests::default();
     let pipeline = counted(&stack, CHUNK_ROWS, &requests).await;
-    let mut file = Vec::new();
-    write_synthetic_file(&mut file, SyntheticOptions::realistic(ROWS)).unwrap();
-    let put = stack
-        .clients
-        .s3
-        .put_object()
-        .bucket(&stack.config.resources.bucket)
-        .key(KEY)
-        .body(ByteStream::from(file.clone()))
-        .send()
-        .await
-        .expect("uploading the file");
-    let etag = put.e_tag().expect("an ETag").to_owned();
-    let event = put_event(&stack.config.resources.bucket, &etag);
-    handle_uploads(&pipeline, &stack.config.resources.bucket, event)
-        .await
-        .expect("the split");
-    let chunks = pump(
-        &stack,
-        &stack.config.resources.chunk_queue_url,
-        "sqs-chunk.json",
-        |e| handle_chunks(&pipeline, e),
-    )
-    .await as u64;
-    pump(
-        &stack,
-        &stack.config.resources.finalize_queue_url,
-        "sqs-finalize.json",
-        |e| handle_finalizer(&pipeline, e),
-    )
-    .await;
+    let (file, etag) = upload_synthetic(&stack, ROWS).await;
+    let (chunks, _) = run_handlers(&stack, &pipeline, &etag).await;
+    let chunks = chunks as u64;
     let counts = requests.counts();
 
     // The model's terms, from one reading of the file: rows that pass the
