@@ -247,28 +247,71 @@ impl FirstOccurrences {
     }
 }
 
+/// Where a row learns that an earlier row of the file has its number.
+enum InFile<'a> {
+    /// Decided here, from the rows screened so far, in file order.
+    Deciding(FirstOccurrences),
+    /// Decided by the splitter for a chunk: (row, earlier row).
+    Decided(&'a HashMap<u64, u64>),
+    /// Under `create` every row is a contact of its own.
+    Off,
+}
+
 /// The rules after validation: do-not-call, then duplicates within the file.
+/// The pipeline's importers and a reading of a whole file (preview, the
+/// benchmark) screen rows with it alike.
 pub struct Screen<'a> {
     do_not_call: &'a dyn DoNotCall,
-    first_occurrences: Option<FirstOccurrences>,
+    in_file: InFile<'a>,
 }
 
 impl<'a> Screen<'a> {
+    /// For a reading of a whole file, in order.
     pub fn new(spec: &ImportSpec, do_not_call: &'a dyn DoNotCall) -> Self {
+        let in_file = match spec.duplicates {
+            DuplicateMode::Create => InFile::Off,
+            _ => InFile::Deciding(FirstOccurrences::default()),
+        };
         Screen {
             do_not_call,
-            // Under `create` every row is a contact of its own.
-            first_occurrences: (spec.duplicates != DuplicateMode::Create)
-                .then(FirstOccurrences::default),
+            in_file,
+        }
+    }
+
+    /// For a chunk whose in-file duplicates the splitter decided.
+    pub fn decided(do_not_call: &'a dyn DoNotCall, duplicates: &'a HashMap<u64, u64>) -> Self {
+        Screen {
+            do_not_call,
+            in_file: InFile::Decided(duplicates),
         }
     }
 
     pub fn screen(&mut self, validator: &RowValidator, raw: RawRecord) -> RowOutcome {
         let row = raw.row;
-        let (contact, record) = match validator.check(raw) {
-            Ok(checked) => checked,
-            Err(rejection) => return RowOutcome::Rejected(rejection),
-        };
+        match validator.check(raw) {
+            Ok((contact, record)) => self.screen_accepted(
+                validator,
+                AcceptedRow {
+                    row,
+                    contact,
+                    record,
+                },
+            ),
+            Err(rejection) => RowOutcome::Rejected(rejection),
+        }
+    }
+
+    /// The outcome of a row that passed validation.
+    pub fn screen_accepted(
+        &mut self,
+        validator: &RowValidator,
+        accepted: AcceptedRow,
+    ) -> RowOutcome {
+        let AcceptedRow {
+            row,
+            contact,
+            record,
+        } = accepted;
         if self.do_not_call.contains(&contact.phone) {
             return RowOutcome::Rejected(validator.rejection(
                 row,
@@ -278,11 +321,12 @@ impl<'a> Screen<'a> {
                 "Remove the number from the do-not-call list only if the contact asked to be called again; otherwise delete the row",
             ));
         }
-        if let Some(earlier) = self
-            .first_occurrences
-            .as_mut()
-            .and_then(|first| first.earlier_row(e164_key(&contact.phone), row))
-        {
+        let earlier = match &mut self.in_file {
+            InFile::Deciding(first) => first.earlier_row(e164_key(&contact.phone), row),
+            InFile::Decided(duplicates) => duplicates.get(&row).copied(),
+            InFile::Off => None,
+        };
+        if let Some(earlier) = earlier {
             return RowOutcome::Rejected(duplicate_in_file(
                 validator,
                 row,
@@ -299,7 +343,7 @@ impl<'a> Screen<'a> {
     }
 }
 
-pub fn duplicate_in_file(
+fn duplicate_in_file(
     validator: &RowValidator,
     row: u64,
     record: &StringRecord,

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use tracing::{info, info_span, Instrument};
 
 use super::{ChunkMessage, Pipeline, PipelineError};
-use crate::engine::{duplicate_existing, duplicate_in_file, AcceptedRow};
+use crate::engine::{duplicate_existing, AcceptedRow, RowOutcome, Screen};
 use crate::imports::{keys, ChunkResult, ImportRecord};
 use crate::input::Delimiter;
 use crate::outcome::{ErrorCode, Rejection, Tally, WriteOutcome};
@@ -83,28 +83,17 @@ where
         let numbers: Vec<String> = accepted.iter().map(|a| a.contact.phone.clone()).collect();
         let do_not_call = self.store.do_not_call(&chunk.tenant, &numbers).await?;
         let duplicates: HashMap<u64, u64> = chunk.duplicates.iter().copied().collect();
-        let mut to_write = Vec::with_capacity(accepted.len());
-        for row in accepted {
-            if do_not_call.contains(&row.contact.phone) {
-                rejected.push(validator.rejection(
-                    row.row,
-                    &row.record,
-                    ErrorCode::DoNotCall,
-                    format!("{} is on your do-not-call list", row.contact.phone),
-                    "Remove the number from the do-not-call list only if the contact asked to be called again; otherwise delete the row",
-                ));
-            } else if let Some(&earlier) = duplicates.get(&row.row) {
-                rejected.push(duplicate_in_file(
-                    &validator,
-                    row.row,
-                    &row.record,
-                    &row.contact.phone,
-                    earlier,
-                ));
-            } else {
-                to_write.push(row);
+        let to_write = {
+            let mut screen = Screen::decided(&do_not_call, &duplicates);
+            let mut to_write = Vec::with_capacity(accepted.len());
+            for row in accepted {
+                match screen.screen_accepted(&validator, row) {
+                    RowOutcome::Accepted(row) => to_write.push(row),
+                    RowOutcome::Rejected(rejection) => rejected.push(rejection),
+                }
             }
-        }
+            to_write
+        };
         // The contacts move to the store; the records stay for report lines.
         let (writes, records): (Vec<ContactWrite>, Vec<_>) = to_write
             .into_iter()
