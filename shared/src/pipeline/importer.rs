@@ -5,14 +5,16 @@ use std::collections::HashMap;
 use tracing::{info, info_span, Instrument};
 
 use super::{ChunkMessage, Pipeline, PipelineError};
-use crate::engine::{duplicate_existing, AcceptedRow, RowOutcome, Screen};
+use crate::engine::{duplicate_existing, AcceptedRow, FileFacts, RowOutcome, Screen};
 use crate::imports::{keys, ChunkResult, ImportRecord};
 use crate::input::Delimiter;
 use crate::outcome::{ErrorCode, Rejection, Tally, WriteOutcome};
+use crate::plan::ColumnPlan;
 use crate::ports::{ContactWrite, MessageQueue, ObjectStore, Store, WriteTarget};
 use crate::records::{RawRecord, RecordReader};
 use crate::report::ReportWriter;
 use crate::row::RowValidator;
+use crate::spec::ImportSpec;
 
 /// The rows of a chunk, checked by the rules the file alone decides.
 pub(super) struct CheckedChunk {
@@ -172,35 +174,51 @@ async fn check_rows(
     chunk: &ChunkMessage,
     bytes: Vec<u8>,
 ) -> Result<CheckedChunk, PipelineError> {
-    let (plan, facts) = match (&record.plan, &record.facts) {
-        (Some(plan), Some(facts)) => (plan.clone(), facts.clone()),
-        _ => {
-            return Err(PipelineError::Invalid(format!(
-                "import {} has no column plan yet",
-                record.import_id
-            )))
-        }
-    };
-    let spec = record.spec.clone();
+    let checker = Checker::of(record)?;
     let chunk = chunk.clone();
-    tokio::task::spawn_blocking(move || {
-        let validator = RowValidator::new(plan, &spec, facts.delimiter);
-        check_chunk(validator, &bytes, facts.delimiter, &chunk)
-    })
-    .await
-    .map_err(|e| PipelineError::Invalid(format!("the chunk check stopped: {e}")))?
+    tokio::task::spawn_blocking(move || check_chunk(&checker, &bytes, &chunk))
+        .await
+        .map_err(|e| PipelineError::Invalid(format!("the chunk check stopped: {e}")))?
 }
 
-/// The rows of a chunk's bytes, checked by `validator`.
+/// What the rules of an import need to check its rows.
+pub(super) struct Checker {
+    pub(super) spec: ImportSpec,
+    pub(super) plan: ColumnPlan,
+    pub(super) facts: FileFacts,
+}
+
+impl Checker {
+    /// From an import past its column plan.
+    pub(super) fn of(record: &ImportRecord) -> Result<Self, PipelineError> {
+        match (&record.plan, &record.facts) {
+            (Some(plan), Some(facts)) => Ok(Checker {
+                spec: record.spec.clone(),
+                plan: plan.clone(),
+                facts: facts.clone(),
+            }),
+            _ => Err(PipelineError::Invalid(format!(
+                "import {} has no column plan yet",
+                record.import_id
+            ))),
+        }
+    }
+
+    pub(super) fn validator(&self) -> RowValidator {
+        RowValidator::new(self.plan.clone(), &self.spec, self.facts.delimiter)
+    }
+}
+
+/// The rows of a chunk's bytes, checked by the import's rules.
 pub(super) fn check_chunk(
-    validator: RowValidator,
+    checker: &Checker,
     bytes: &[u8],
-    delimiter: Delimiter,
     chunk: &ChunkMessage,
 ) -> Result<CheckedChunk, PipelineError> {
+    let validator = checker.validator();
     let mut accepted = Vec::new();
     let mut rejected = Vec::new();
-    read_chunk(bytes, delimiter, chunk, |raw| {
+    read_chunk(bytes, checker.facts.delimiter, chunk, |raw| {
         let row = raw.row;
         match validator.check(raw) {
             Ok((contact, record)) => accepted.push(AcceptedRow {

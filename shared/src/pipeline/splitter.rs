@@ -8,7 +8,7 @@ use tokio::runtime::Handle;
 use tracing::{info, info_span, warn, Instrument};
 
 use super::handoff::Place;
-use super::importer::{check_chunk, read_chunk};
+use super::importer::{check_chunk, read_chunk, Checker};
 use super::{to_json, ChunkMessage, Pipeline, PipelineError};
 use crate::engine::{ContactFile, FileFacts, FirstOccurrences};
 use crate::imports::{import_id_for, keys, Failure, ImportRecord, ImportStatus, ImportUpdate};
@@ -18,7 +18,6 @@ use crate::plan::ColumnPlan;
 use crate::ports::{MessageQueue, ObjectInfo, ObjectStore, QueueName, Store};
 use crate::records::ResumePoint;
 use crate::refusal::Refusal;
-use crate::row::RowValidator;
 use crate::spec::{DuplicateMode, ImportSpec, SpecError};
 
 /// An object that appeared under the uploads prefix; the key already URL-decoded.
@@ -59,13 +58,6 @@ pub enum Resumed {
     /// It stopped part way: the chunks not yet committed were sent again
     /// (`sent`), or the finalize request when none was left.
     Chunks { sent: u32 },
-}
-
-/// What the rules of an import need to check its rows.
-struct Checker {
-    spec: ImportSpec,
-    plan: ColumnPlan,
-    facts: FileFacts,
 }
 
 /// What a scan of the file decided.
@@ -223,19 +215,9 @@ where
                     return Ok(Resumed::Chunks { sent: 0 });
                 }
                 let chunks = self.cut_again(&record).await?;
-                let checker = match (&record.plan, &record.facts) {
-                    (Some(plan), Some(facts)) => Checker {
-                        spec: record.spec.clone(),
-                        plan: plan.clone(),
-                        facts: facts.clone(),
-                    },
-                    _ => {
-                        return Err(PipelineError::Invalid(format!(
-                            "import {import_id} is past splitting but has no column plan"
-                        )))
-                    }
-                };
-                let sent = self.send_chunks(checker, chunks, &committed).await?;
+                let sent = self
+                    .send_chunks(Checker::of(&record)?, chunks, &committed)
+                    .await?;
                 info!(sent, "resumed");
                 Ok(Resumed::Chunks { sent })
             }
@@ -304,11 +286,7 @@ where
                             // first send what is numbered, then wait.
                             None if handoff.waits() && !numbering.is_empty() => break,
                             None if handoff.waits() => {
-                                if !batch.is_empty() {
-                                    self.queue
-                                        .send(QueueName::Chunks, std::mem::take(&mut batch))
-                                        .await?;
-                                }
+                                self.send_batch(&mut batch).await?;
                                 handoff.place().await
                             }
                             None => None,
@@ -334,10 +312,8 @@ where
                 // decided goes out before waiting on what is not, rather
                 // than waiting for a full batch.
                 let taken_as_sent = self.handoff.as_ref().is_some_and(|h| h.waits());
-                if taken_as_sent && !numbers.is_finished() && !batch.is_empty() {
-                    self.queue
-                        .send(QueueName::Chunks, std::mem::take(&mut batch))
-                        .await?;
+                if taken_as_sent && !numbers.is_finished() {
+                    self.send_batch(&mut batch).await?;
                 }
                 let numbers = numbers.await.map_err(|e| {
                     PipelineError::Invalid(format!("finding a chunk's numbers stopped: {e}"))
@@ -353,15 +329,21 @@ where
                 sent += 1;
             }
             if batch.len() == SEND_BATCH {
-                self.queue
-                    .send(QueueName::Chunks, std::mem::take(&mut batch))
-                    .await?;
+                self.send_batch(&mut batch).await?;
             }
         }
-        if !batch.is_empty() {
-            self.queue.send(QueueName::Chunks, batch).await?;
-        }
+        self.send_batch(&mut batch).await?;
         Ok(sent)
+    }
+
+    /// Sends the chunk messages in `batch`, if any, and empties it.
+    async fn send_batch(&self, batch: &mut Vec<String>) -> Result<(), PipelineError> {
+        if !batch.is_empty() {
+            self.queue
+                .send(QueueName::Chunks, std::mem::take(batch))
+                .await?;
+        }
+        Ok(())
     }
 
     /// (row, number key) for each row of the chunk that passes the rules.
@@ -376,10 +358,8 @@ where
         let bytes = self.chunk_bytes(&chunk).await?;
         let handoff = self.handoff.clone();
         tokio::task::spawn_blocking(move || {
-            let delimiter = checker.facts.delimiter;
-            let validator = RowValidator::new(checker.plan.clone(), &checker.spec, delimiter);
             if let (Some(handoff), Some(place)) = (handoff, place) {
-                let checked = check_chunk(validator, &bytes, delimiter, &chunk)?;
+                let checked = check_chunk(&checker, &bytes, &chunk)?;
                 let numbers = checked
                     .accepted
                     .iter()
@@ -388,8 +368,9 @@ where
                 handoff.put(chunk, place, checked);
                 return Ok(numbers);
             }
+            let validator = checker.validator();
             let mut numbers = Vec::new();
-            read_chunk(&bytes, delimiter, &chunk, |raw| {
+            read_chunk(&bytes, checker.facts.delimiter, &chunk, |raw| {
                 let row = raw.row;
                 if let Some(phone) = validator.passing_number(raw) {
                     numbers.push((row, e164_key(&phone)));
