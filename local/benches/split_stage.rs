@@ -5,6 +5,8 @@
 //!
 //!     cargo bench -p contact-import-local --bench split_stage -- FILE
 //!
+//! FILE is best given as an absolute path: cargo runs a bench from its
+//! package's folder.
 //! `scripts/bench --split-stage` runs it over the generated files.
 
 use std::fs::{self, File};
@@ -20,6 +22,9 @@ use contact_import_core::pipeline::{
 use contact_import_core::ports::ImportStore;
 use contact_import_local::{DirObjects, RedbStore};
 
+/// The tenant of the upload, which the splitter takes from its key.
+const TENANT: &str = "bench";
+
 fn main() {
     // `cargo bench` passes `--bench` after the arguments given after `--`.
     let Some(file) = std::env::args().skip(1).find(|arg| !arg.starts_with("--")) else {
@@ -29,7 +34,7 @@ fn main() {
     let work = tempfile::tempdir().expect("a scratch folder");
     let store = RedbStore::open(work.path().join("store.redb")).expect("the store opens");
     let objects = DirObjects::open(work.path().join("objects")).expect("the objects folder opens");
-    let key = format!("{}bench/{}", keys::UPLOADS, "contacts.csv");
+    let key = format!("{}{TENANT}/contacts.csv", keys::UPLOADS);
     let body = BufReader::new(File::open(&file).expect("the file opens"));
     let info = objects
         .upload(&key, body, None)
@@ -57,7 +62,7 @@ fn main() {
         panic!("the file was not split: {outcome:?}");
     };
     let record = runtime
-        .block_on(pipeline.store().get_import("bench", &import_id))
+        .block_on(pipeline.store().get_import(TENANT, &import_id))
         .expect("the record reads")
         .expect("the import has a record");
     println!(
