@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::contact::Contact;
 use crate::echo::echo;
+pub use crate::first_occurrences::FirstOccurrences;
 use crate::input::{
     detect_delimiter, utf8_reader, Delimiter, HeadThenRest, TextEncoding, Utf8Reader, HEAD_BYTES,
 };
@@ -216,34 +217,6 @@ pub trait DoNotCall {
 impl DoNotCall for HashSet<String> {
     fn contains(&self, e164: &str) -> bool {
         HashSet::contains(self, e164)
-    }
-}
-
-/// The first row of the file with each number; later ones are duplicates.
-#[derive(Debug, Default)]
-pub struct FirstOccurrences {
-    rows: HashMap<u64, u64>,
-}
-
-impl FirstOccurrences {
-    /// Room for `numbers` numbers at once: a map that grows by doubling
-    /// holds the old and the new table for a while, half again its size.
-    pub fn with_capacity(numbers: u64) -> Self {
-        FirstOccurrences {
-            rows: HashMap::with_capacity(usize::try_from(numbers).unwrap_or(usize::MAX)),
-        }
-    }
-
-    /// The earlier row with the number of this [`e164_key`], or None when
-    /// this row is the first.
-    pub fn earlier_row(&mut self, key: u64, row: u64) -> Option<u64> {
-        match self.rows.entry(key) {
-            std::collections::hash_map::Entry::Occupied(first) => Some(*first.get()),
-            std::collections::hash_map::Entry::Vacant(slot) => {
-                slot.insert(row);
-                None
-            }
-        }
     }
 }
 

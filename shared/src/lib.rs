@@ -12,6 +12,7 @@ pub mod contact;
 pub mod contract;
 pub mod echo;
 pub mod engine;
+mod first_occurrences;
 pub mod headers;
 pub mod imports;
 pub mod input;
