@@ -35,7 +35,10 @@ use contact_import_core::ports::{
 };
 use contact_import_core::spec::DuplicateMode;
 use contact_import_core::{Contact, WriteOutcome};
-use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{
+    Database, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata, Table,
+    TableDefinition, TableHandle, WriteTransaction,
+};
 
 /// (tenant, import id) → the import record as JSON.
 const IMPORTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("imports");
@@ -45,8 +48,20 @@ const IMPORTS_BY_TIME: TableDefinition<(&str, &str, &str), ()> =
 /// (tenant, import id, chunk index) → the chunk result as JSON; its presence
 /// is what makes a chunk committed.
 const CHUNKS: TableDefinition<(&str, &str, u32), &[u8]> = TableDefinition::new("chunks");
-/// (tenant, scope, E.164) → (contact id, import id, row) of the claim.
-const CLAIMS: TableDefinition<(&str, &str, &str), (&str, &str, u64)> =
+/// (scope number, E.164) → (import number, row) of the claim, which points
+/// to the contact `contact_id_for(import id, row)`. The key is the scope's
+/// number in 4 big-endian bytes, then the number's bytes: about 30 bytes a
+/// claim, so that the claims of a large import stay in the page cache.
+const CLAIMS: TableDefinition<&[u8], (u32, u64)> = TableDefinition::new("claims_by_number");
+/// (tenant, scope) → the scope's number in claim keys.
+const SCOPE_NUMBERS: TableDefinition<(&str, &str), u32> = TableDefinition::new("scope_numbers");
+/// (tenant, import id) → the import's number in claims.
+const IMPORT_NUMBERS: TableDefinition<(&str, &str), u32> = TableDefinition::new("import_numbers");
+/// Import number → import id.
+const IMPORT_IDS: TableDefinition<u32, &str> = TableDefinition::new("import_ids");
+/// Claims as stores before `claims_by_number` kept them: (tenant, scope,
+/// E.164) → (contact id, import id, row). Opening such a store moves them.
+const CLAIMS_BY_NAME: TableDefinition<(&str, &str, &str), (&str, &str, u64)> =
     TableDefinition::new("claims");
 /// (scope, import id, row, contact as JSON). The filter fields sit outside
 /// the JSON, so a filtered listing decodes only the contacts it returns.
@@ -181,8 +196,9 @@ fn successor(tenant: &str) -> String {
     format!("{tenant}\0")
 }
 
-/// The page cache: enough for the hot claims of a large import.
-const CACHE_BYTES: usize = 48 * 1024 * 1024;
+/// The page cache. With claims of about 30 bytes, a cache of 48 MiB held
+/// 45 MB more at 1M rows and was no faster (docs/decisions.md).
+const CACHE_BYTES: usize = 16 * 1024 * 1024;
 
 /// The most time a committed chunk waits to be made durable: what a crash
 /// can make an import redo.
@@ -218,8 +234,17 @@ impl RedbStore {
             txn.open_table(IMPORTS_BY_TIME)?;
             txn.open_table(CHUNKS)?;
             txn.open_table(CLAIMS)?;
+            txn.open_table(SCOPE_NUMBERS)?;
+            txn.open_table(IMPORT_NUMBERS)?;
+            txn.open_table(IMPORT_IDS)?;
             txn.open_table(CONTACTS)?;
             txn.open_table(DO_NOT_CALL)?;
+            if txn
+                .list_tables()?
+                .any(|t| t.name() == CLAIMS_BY_NAME.name())
+            {
+                move_claims_by_name(&txn)?;
+            }
             txn.commit()?;
             Ok(db)
         };
@@ -271,6 +296,67 @@ fn durable_due(last_durable: &Mutex<Instant>) -> bool {
     due
 }
 
+/// The number of `name` of `tenant` in `numbers`, given on its first use;
+/// and whether that use is now.
+fn number_of(
+    numbers: &mut Table<(&str, &str), u32>,
+    tenant: &str,
+    name: &str,
+) -> Result<(u32, bool), Failure> {
+    if let Some(number) = numbers.get((tenant, name))? {
+        return Ok((number.value(), false));
+    }
+    let number = u32::try_from(numbers.len()?).map_err(|_| {
+        Failure::Refused(format!(
+            "the store has numbered 2^32 names and cannot number {name}; import into a new data folder"
+        ))
+    })?;
+    numbers.insert((tenant, name), number)?;
+    Ok((number, true))
+}
+
+/// The scope's and the import's numbers in claims, given on first use.
+fn claim_numbers(
+    txn: &WriteTransaction,
+    tenant: &str,
+    scope: &str,
+    import_id: &str,
+) -> Result<(u32, u32), Failure> {
+    let (scope_number, _) = number_of(&mut txn.open_table(SCOPE_NUMBERS)?, tenant, scope)?;
+    let (import_number, new) = number_of(&mut txn.open_table(IMPORT_NUMBERS)?, tenant, import_id)?;
+    if new {
+        txn.open_table(IMPORT_IDS)?
+            .insert(import_number, import_id)?;
+    }
+    Ok((scope_number, import_number))
+}
+
+/// The key of the claim on `phone` in the scope numbered `scope_number`.
+fn claim_key(key: &mut Vec<u8>, scope_number: u32, phone: &str) {
+    key.clear();
+    key.extend_from_slice(&scope_number.to_be_bytes());
+    key.extend_from_slice(phone.as_bytes());
+}
+
+/// Moves the claims of a store made before `claims_by_number` into it.
+fn move_claims_by_name(txn: &WriteTransaction) -> Result<(), Failure> {
+    {
+        let by_name = txn.open_table(CLAIMS_BY_NAME)?;
+        let mut claims = txn.open_table(CLAIMS)?;
+        let mut key = Vec::new();
+        for entry in by_name.iter()? {
+            let (name, claim) = entry?;
+            let (tenant, scope, phone) = name.value();
+            let (_, import_id, row) = claim.value();
+            let (scope_number, import_number) = claim_numbers(txn, tenant, scope, import_id)?;
+            claim_key(&mut key, scope_number, phone);
+            claims.insert(key.as_slice(), (import_number, row))?;
+        }
+    }
+    txn.delete_table(CLAIMS_BY_NAME)?;
+    Ok(())
+}
+
 /// An owned [`WriteTarget`], to move onto a blocking thread.
 struct Target {
     tenant: String,
@@ -316,25 +402,34 @@ fn write_batch(
     // Made durable with the chunk's commit or a later one: a crash before
     // that loses the chunk's contacts and its commit together.
     txn.set_durability(Durability::None)?;
+    let (scope_number, import_number) = claim_numbers(&txn, tenant, scope, import_id)?;
     let mut outcomes = Vec::with_capacity(rows.len());
     {
         let mut claims = txn.open_table(CLAIMS)?;
         let mut contacts = txn.open_table(CONTACTS)?;
+        let import_ids = txn.open_table(IMPORT_IDS)?;
+        let mut key = Vec::new();
         for write in rows {
-            let claim_key = (tenant, scope, write.phone.as_str());
-            // The contact the number's key points to, if it is claimed.
-            let claim = claims
-                .get(claim_key)?
-                .map(|guard| guard.value().0.to_owned());
+            claim_key(&mut key, scope_number, &write.phone);
+            let claim = claims.get(key.as_slice())?.map(|guard| guard.value());
             let own_id = contact_id_for(import_id, write.row);
-            if contacts.get((tenant, own_id.as_str()))?.is_some() {
-                // Written by an earlier delivery; rewriting could undo a later merge.
+            // A claim that points to this row's contact was written with it,
+            // by an earlier delivery. Rewriting it could undo a later merge.
+            let written_before = claim == Some((import_number, write.row))
+                || contacts.get((tenant, own_id.as_str()))?.is_some();
+            if written_before {
                 outcomes.push(WriteOutcome::Inserted);
                 continue;
             }
             let outcome = match (target.mode, claim, write.contact) {
                 (DuplicateMode::Create, _, _) | (_, None, _) => WriteOutcome::Inserted,
-                (DuplicateMode::Update, Some(claimed), Some(newer)) => {
+                (DuplicateMode::Update, Some((claimed_import, claimed_row)), Some(newer)) => {
+                    let claimed_import = import_ids.get(claimed_import)?.ok_or_else(|| {
+                        Failure::Damaged(format!(
+                            "a claim names import number {claimed_import}, which the store does not number"
+                        ))
+                    })?;
+                    let claimed = contact_id_for(claimed_import.value(), claimed_row);
                     let key = (tenant, claimed.as_str());
                     let stored = match contacts.get(key)? {
                         Some(guard) => {
@@ -369,7 +464,7 @@ fn write_batch(
                     (tenant, own_id.as_str()),
                     (scope, import_id, write.row, write.json.as_slice()),
                 )?;
-                claims.insert(claim_key, (own_id.as_str(), import_id, write.row))?;
+                claims.insert(key.as_slice(), (import_number, write.row))?;
             }
             outcomes.push(outcome);
         }
@@ -938,6 +1033,70 @@ mod tests {
             .map(|c| c.index)
             .collect();
         assert_eq!(indexes, (0..8).collect::<Vec<_>>());
+    }
+
+    /// A store whose claims are keyed by name, as before `claims_by_number`:
+    /// opening it moves them, and its numbers stay claimed.
+    #[tokio::test]
+    async fn claims_of_an_earlier_store_are_moved_on_opening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.redb");
+        {
+            let db = Database::create(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            {
+                let mut claims = txn.open_table(CLAIMS_BY_NAME).unwrap();
+                let mut contacts = txn.open_table(CONTACTS).unwrap();
+                for (tenant, scope, row) in [("acme", "contacts", 2), ("globex", "campaign:c1", 3)]
+                {
+                    let json = serde_json::to_vec(&contact("+14155552671", "Ann", "old")).unwrap();
+                    let id = contact_id_for("imp-old", row);
+                    claims
+                        .insert(
+                            (tenant, scope, "+14155552671"),
+                            (id.as_str(), "imp-old", row),
+                        )
+                        .unwrap();
+                    contacts
+                        .insert(
+                            (tenant, id.as_str()),
+                            (scope, "imp-old", row, json.as_slice()),
+                        )
+                        .unwrap();
+                }
+            }
+            txn.commit().unwrap();
+        }
+        let store = RedbStore::open(&path).unwrap();
+        let again = [ContactWrite {
+            row: 2,
+            contact: contact("+14155552671", "Bea", "new"),
+        }];
+        let skip = target("acme", "imp-new", "contacts", DuplicateMode::Skip);
+        assert_eq!(
+            store.write_contacts(skip, &again).await.unwrap(),
+            [WriteOutcome::Existing]
+        );
+        let update = target("globex", "imp-new", "campaign:c1", DuplicateMode::Update);
+        assert_eq!(
+            store.write_contacts(update, &again).await.unwrap(),
+            [WriteOutcome::Updated]
+        );
+        let merged = listed(&store, "globex", &ContactFilter::default()).await;
+        assert_eq!(merged.len(), 1);
+        assert_eq!(merged[0].contact_id, "imp-old-3");
+        assert_eq!(merged[0].contact.first_name.as_deref(), Some("Bea"));
+        assert_eq!(merged[0].contact.tags, ["old", "new"]);
+        // Another scope of the same tenant has no claim on the number.
+        let elsewhere = target("acme", "imp-new", "campaign:c1", DuplicateMode::Skip);
+        assert_eq!(
+            store.write_contacts(elsewhere, &again).await.unwrap(),
+            [WriteOutcome::Inserted]
+        );
+        drop(store);
+        let db = Database::open(&path).unwrap();
+        let txn = db.begin_read().unwrap();
+        assert!(txn.list_tables().unwrap().all(|t| t.name() != "claims"));
     }
 
     #[tokio::test]

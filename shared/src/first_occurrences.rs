@@ -136,7 +136,10 @@ mod tests {
     fn rows_beyond_u32_keep_their_number() {
         let mut first = FirstOccurrences::default();
         let far = u64::from(u32::MAX) + 7;
-        assert_eq!(first.earlier_row(442_079_460_000, u64::from(u32::MAX)), None);
+        assert_eq!(
+            first.earlier_row(442_079_460_000, u64::from(u32::MAX)),
+            None
+        );
         assert_eq!(first.earlier_row(14_155_552_671, far), None);
         assert_eq!(first.earlier_row(14_155_552_671, far + 1), Some(far));
         assert_eq!(
