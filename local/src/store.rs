@@ -4,7 +4,10 @@
 //! Every key is a redb tuple whose first element is the tenant. redb writes
 //! each element with its length and compares tuples element by element, so no
 //! value a file or a user supplies can reach into another tenant's keys, as a
-//! separator inside a concatenated string could.
+//! separator inside a concatenated string could. Claims are the exception,
+//! for size: their key starts with the number of the (tenant, scope) pair,
+//! in a fixed 4 bytes, so that the phone's bytes after it cannot reach
+//! another pair's claims either.
 //!
 //! Each call is one transaction: redb runs one write transaction at a time,
 //! which is what makes a claim, a chunk commit or a status change conditional
