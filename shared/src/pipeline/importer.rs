@@ -216,7 +216,7 @@ pub(super) fn check_chunk(
     chunk: &ChunkMessage,
 ) -> Result<CheckedChunk, PipelineError> {
     let validator = checker.validator();
-    let mut accepted = Vec::new();
+    let mut accepted = Vec::with_capacity(usize::try_from(chunk.rows).unwrap_or(0));
     let mut rejected = Vec::new();
     read_chunk(bytes, checker.facts.delimiter, chunk, |raw| {
         let row = raw.row;
