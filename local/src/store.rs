@@ -416,11 +416,8 @@ fn write_batch(
             claim_key(&mut key, scope_number, &write.phone);
             let claim = claims.get(key.as_slice())?.map(|guard| guard.value());
             let own_id = contact_id_for(import_id, write.row);
-            // A claim that points to this row's contact was written with it,
-            // by an earlier delivery. Rewriting it could undo a later merge.
-            let written_before = claim == Some((import_number, write.row))
-                || contacts.get((tenant, own_id.as_str()))?.is_some();
-            if written_before {
+            if contacts.get((tenant, own_id.as_str()))?.is_some() {
+                // Written by an earlier delivery; rewriting could undo a later merge.
                 outcomes.push(WriteOutcome::Inserted);
                 continue;
             }

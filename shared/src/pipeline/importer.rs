@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use tracing::{info, info_span, Instrument};
 
-use super::{ChunkMessage, Pipeline, PipelineError};
+use super::{ChunkMessage, Pipeline, PipelineError, DEFAULT_CHUNK_ROWS};
 use crate::engine::{duplicate_existing, AcceptedRow, FileFacts, RowOutcome, Screen};
 use crate::imports::{keys, ChunkResult, ImportRecord};
 use crate::input::Delimiter;
@@ -216,7 +216,10 @@ pub(super) fn check_chunk(
     chunk: &ChunkMessage,
 ) -> Result<CheckedChunk, PipelineError> {
     let validator = checker.validator();
-    let mut accepted = Vec::with_capacity(usize::try_from(chunk.rows).unwrap_or(0));
+    // Room for a chunk's rows at once, but no more than a default chunk's
+    // on the word of a message alone.
+    let room = chunk.rows.min(DEFAULT_CHUNK_ROWS);
+    let mut accepted = Vec::with_capacity(usize::try_from(room).unwrap_or(0));
     let mut rejected = Vec::new();
     read_chunk(bytes, checker.facts.delimiter, chunk, |raw| {
         let row = raw.row;
