@@ -416,13 +416,38 @@ fn write_batch(
             claim_key(&mut key, scope_number, &write.phone);
             let claim = claims.get(key.as_slice())?.map(|guard| guard.value());
             let own_id = contact_id_for(import_id, write.row);
-            if contacts.get((tenant, own_id.as_str()))?.is_some() {
-                // Written by an earlier delivery; rewriting could undo a later merge.
-                outcomes.push(WriteOutcome::Inserted);
-                continue;
-            }
+            let own_key = (tenant, own_id.as_str());
             let outcome = match (target.mode, claim, write.contact) {
-                (DuplicateMode::Create, _, _) | (_, None, _) => WriteOutcome::Inserted,
+                // Claimed by this row: an earlier delivery wrote it.
+                (_, Some(claimed), _) if claimed == (import_number, write.row) => {
+                    WriteOutcome::Inserted
+                }
+                (DuplicateMode::Create, _, _) | (_, None, _) => {
+                    let own = (scope, import_id, write.row, write.json.as_slice());
+                    // Inserting first looks the row's own contact up once.
+                    let earlier = contacts.insert(own_key, own)?.map(|guard| {
+                        let (scope, import_id, row, json) = guard.value();
+                        (scope.to_owned(), import_id.to_owned(), row, json.to_vec())
+                    });
+                    match earlier {
+                        // Written by an earlier delivery; rewriting could
+                        // undo a later merge, so it is put back.
+                        Some((its_scope, its_import, its_row, its_json)) => {
+                            let earlier = (
+                                its_scope.as_str(),
+                                its_import.as_str(),
+                                its_row,
+                                its_json.as_slice(),
+                            );
+                            contacts.insert(own_key, earlier)?;
+                        }
+                        None => {
+                            claims.insert(key.as_slice(), (import_number, write.row))?;
+                        }
+                    }
+                    WriteOutcome::Inserted
+                }
+                _ if contacts.get(own_key)?.is_some() => WriteOutcome::Inserted,
                 (DuplicateMode::Update, Some((claimed_import, claimed_row)), Some(newer)) => {
                     let claimed_import = import_ids.get(claimed_import)?.ok_or_else(|| {
                         Failure::Damaged(format!(
@@ -459,13 +484,6 @@ fn write_batch(
                 }
                 (_, Some(_), _) => WriteOutcome::Existing,
             };
-            if outcome == WriteOutcome::Inserted {
-                contacts.insert(
-                    (tenant, own_id.as_str()),
-                    (scope, import_id, write.row, write.json.as_slice()),
-                )?;
-                claims.insert(key.as_slice(), (import_number, write.row))?;
-            }
             outcomes.push(outcome);
         }
     }

@@ -219,6 +219,37 @@ pub async fn a_late_retry_does_not_undo_a_later_merge<S: Store>(store: &S) {
             "{mode:?}: the merge stays"
         );
         assert_eq!(stored[0].contact.tags, ["a", "b"], "{mode:?}");
+        // A `create` import points the number at its own contact, so A's
+        // row no longer holds the key when its chunk comes once more.
+        let latest = rows(&[(9, contact("+14155552671", "Annie", &["c"]))]);
+        let created = store
+            .write_contacts(
+                target(
+                    &tenant,
+                    &format!("imp-c-{mode:?}"),
+                    &scope,
+                    DuplicateMode::Create,
+                ),
+                &latest,
+            )
+            .await
+            .unwrap();
+        assert_eq!(created, [WriteOutcome::Inserted], "{mode:?}");
+        let again = store
+            .write_contacts(target(&tenant, &first_import, &scope, mode), &first)
+            .await
+            .unwrap();
+        assert_eq!(again, [WriteOutcome::Inserted], "{mode:?}");
+        let stored = all_contacts(store, &tenant, &filter).await;
+        assert_eq!(stored.len(), 2, "{mode:?}");
+        let own = contact_id_for(&first_import, 2);
+        let first_contact = stored.iter().find(|s| s.contact_id == own).unwrap();
+        assert_eq!(
+            first_contact.contact.first_name.as_deref(),
+            Some("Anne"),
+            "{mode:?}: the merge stays without the key"
+        );
+        assert_eq!(first_contact.contact.tags, ["a", "b"], "{mode:?}");
     }
 }
 

@@ -61,7 +61,9 @@ pub fn is_invisible_control(c: char) -> bool {
 /// which would make the report look like binary data when uploaded again,
 /// and inert in spreadsheets.
 pub fn report_cell(cell: &str) -> Cow<'_, str> {
-    if cell.contains(is_invisible_control) {
+    // Bytes, not chars: an ASCII control is one byte that no longer UTF-8
+    // sequence holds, and every rejected row's every cell passes here.
+    if cell.bytes().any(|b| is_invisible_control(char::from(b))) {
         let visible: String = cell.chars().filter(|&c| !is_invisible_control(c)).collect();
         Cow::Owned(neutralise(&visible).into_owned())
     } else {
