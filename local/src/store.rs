@@ -25,7 +25,7 @@
 use std::cell::Cell;
 use std::collections::HashSet;
 use std::fs;
-use std::ops::Bound;
+use std::ops::{Bound, Range};
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Once, OnceLock, PoisonError};
@@ -373,19 +373,40 @@ struct Target {
 struct EncodedWrite {
     row: u64,
     phone: String,
-    json: Vec<u8>,
+    /// Where its JSON stands in the batch's [`Encoded::json`].
+    json: Range<usize>,
     /// Only under `update`, to merge into a stored contact.
     contact: Option<Contact>,
 }
 
-impl EncodedWrite {
-    fn new(write: &ContactWrite, mode: DuplicateMode) -> Result<Self, Failure> {
-        Ok(EncodedWrite {
-            row: write.row,
-            phone: write.contact.phone.clone(),
-            json: serde_json::to_vec(&write.contact)?,
-            contact: (mode == DuplicateMode::Update).then(|| write.contact.clone()),
-        })
+/// A batch's contacts, their JSON in one buffer: one allocation for the
+/// batch instead of a few growing ones per row.
+struct Encoded {
+    json: Vec<u8>,
+    writes: Vec<EncodedWrite>,
+}
+
+impl Encoded {
+    fn new<'w>(
+        writes: impl Iterator<Item = &'w ContactWrite>,
+        mode: DuplicateMode,
+    ) -> Result<Self, Failure> {
+        // About the JSON of a contact with a name, an email and a few fields.
+        let most = writes.size_hint().1.unwrap_or(0);
+        let mut json = Vec::with_capacity(most * 320);
+        let writes = writes
+            .map(|write| {
+                let start = json.len();
+                serde_json::to_writer(&mut json, &write.contact)?;
+                Ok(EncodedWrite {
+                    row: write.row,
+                    phone: write.contact.phone.clone(),
+                    json: start..json.len(),
+                    contact: (mode == DuplicateMode::Update).then(|| write.contact.clone()),
+                })
+            })
+            .collect::<Result<_, Failure>>()?;
+        Ok(Encoded { json, writes })
     }
 }
 
@@ -434,12 +455,25 @@ fn existing_in_snapshot(
     Ok(existing)
 }
 
+/// Puts back the claim that a row replaced before it knew it may not hold it.
+fn put_back(
+    claims: &mut Table<&[u8], (u32, u64)>,
+    key: &[u8],
+    claim: Option<(u32, u64)>,
+) -> Result<(), Failure> {
+    match claim {
+        Some(claim) => claims.insert(key, claim)?,
+        None => claims.remove(key)?,
+    };
+    Ok(())
+}
+
 /// Decides and writes a batch in one write transaction, row by row, so that
 /// a row sees the claims of the rows before it.
 fn write_batch(
     db: &Database,
     target: &Target,
-    rows: Vec<EncodedWrite>,
+    rows: Encoded,
 ) -> Result<Vec<WriteOutcome>, Failure> {
     let (tenant, import_id, scope) = (
         target.tenant.as_str(),
@@ -451,24 +485,32 @@ fn write_batch(
     // that loses the chunk's contacts and its commit together.
     txn.set_durability(Durability::None)?;
     let (scope_number, import_number) = claim_numbers(&txn, tenant, scope, import_id)?;
-    let mut outcomes = Vec::with_capacity(rows.len());
+    let mut outcomes = Vec::with_capacity(rows.writes.len());
     {
         let mut claims = txn.open_table(CLAIMS)?;
         let mut contacts = txn.open_table(CONTACTS)?;
         let import_ids = txn.open_table(IMPORT_IDS)?;
         let mut key = Vec::new();
-        for write in rows {
+        for write in rows.writes {
             claim_key(&mut key, scope_number, &write.phone);
-            let claim = claims.get(key.as_slice())?.map(|guard| guard.value());
+            let own_claim = (import_number, write.row);
+            // Under skip and create most rows claim a new number: claiming
+            // first looks the number up once, and a row that may not hold
+            // the claim puts back the one it replaced.
+            let claimed_first = target.mode != DuplicateMode::Update;
+            let claim = if claimed_first {
+                claims.insert(key.as_slice(), own_claim)?
+            } else {
+                claims.get(key.as_slice())?
+            }
+            .map(|guard| guard.value());
             let own_id = contact_id_for(import_id, write.row);
             let own_key = (tenant, own_id.as_str());
             let outcome = match (target.mode, claim, write.contact) {
                 // Claimed by this row: an earlier delivery wrote it.
-                (_, Some(claimed), _) if claimed == (import_number, write.row) => {
-                    WriteOutcome::Inserted
-                }
+                (_, Some(claimed), _) if claimed == own_claim => WriteOutcome::Inserted,
                 (DuplicateMode::Create, _, _) | (_, None, _) => {
-                    let own = (scope, import_id, write.row, write.json.as_slice());
+                    let own = (scope, import_id, write.row, &rows.json[write.json]);
                     // Inserting first looks the row's own contact up once.
                     let earlier = contacts.insert(own_key, own)?.map(|guard| {
                         let (scope, import_id, row, json) = guard.value();
@@ -485,12 +527,22 @@ fn write_batch(
                                 its_json.as_slice(),
                             );
                             contacts.insert(own_key, earlier)?;
+                            put_back(&mut claims, &key, claim)?;
                         }
-                        None => {
-                            claims.insert(key.as_slice(), (import_number, write.row))?;
+                        None if !claimed_first => {
+                            claims.insert(key.as_slice(), own_claim)?;
                         }
+                        None => {}
                     }
                     WriteOutcome::Inserted
+                }
+                _ if claimed_first => {
+                    put_back(&mut claims, &key, claim)?;
+                    if contacts.get(own_key)?.is_some() {
+                        WriteOutcome::Inserted
+                    } else {
+                        WriteOutcome::Existing
+                    }
                 }
                 _ if contacts.get(own_key)?.is_some() => WriteOutcome::Inserted,
                 (DuplicateMode::Update, Some((claimed_import, claimed_row)), Some(newer)) => {
@@ -571,14 +623,13 @@ impl ContactStore for RedbStore {
         } else {
             vec![false; rows.len()]
         };
-        let encoded = rows
+        let undecided = rows
             .iter()
             .zip(&existing)
             .filter(|(_, &existing)| !existing)
-            .map(|(write, _)| EncodedWrite::new(write, target.mode))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| e.port(&what))?;
-        let written = if encoded.is_empty() {
+            .map(|(write, _)| write);
+        let encoded = Encoded::new(undecided, target.mode).map_err(|e| e.port(&what))?;
+        let written = if encoded.writes.is_empty() {
             Vec::new()
         } else {
             self.run(what, move |db| write_batch(db, &target, encoded))
