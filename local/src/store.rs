@@ -410,6 +410,10 @@ impl Encoded {
     }
 }
 
+/// How many rows of a batch the snapshot reads before it gives up on a
+/// batch that it decides none of.
+const PROBED_ROWS: usize = 32;
+
 /// Which rows of a `skip` batch a read snapshot already decides, with no
 /// write lock: those whose number is claimed while they wrote no contact of
 /// their own (so another row holds the claim), which are `Existing`. A
@@ -417,8 +421,9 @@ impl Encoded {
 /// contact, which a `skip` row does only on an unclaimed number; so no
 /// later transaction can decide these rows otherwise. An import's second
 /// run over a file decides all its rows here, in parallel, and the serial
-/// writer has nothing left to do. The snapshot is read only while it
-/// decides, from the batch's first row on.
+/// writer has nothing left to do. Only a batch with such a row among its
+/// first [`PROBED_ROWS`] is read whole: in one without, the rare row that
+/// the snapshot would have decided costs the writer an insert more.
 fn existing_in_snapshot(
     db: &Database,
     target: &Target,
@@ -445,12 +450,12 @@ fn existing_in_snapshot(
             let own_id = contact_id_for(import_id, *row);
             contacts.get((tenant, own_id.as_str()))?.is_none()
         };
-        if !decided && existing.is_empty() {
+        existing.push(decided);
+        if existing.len() == PROBED_ROWS && !existing.contains(&true) {
             // Most likely new numbers, as in a first import: a lookup per
             // row would find nothing the write transaction does not.
             return Ok(vec![false; rows.len()]);
         }
-        existing.push(decided);
     }
     Ok(existing)
 }
