@@ -417,8 +417,8 @@ const PROBED_ROWS: usize = 32;
 /// Which rows of a `skip` batch a read snapshot already decides, with no
 /// write lock: those whose number is claimed while they wrote no contact of
 /// their own (so another row holds the claim), which are `Existing`. A
-/// claim is never removed, and moves only to a row that writes its own
-/// contact, which a `skip` row does only on an unclaimed number; so no
+/// committed claim is never removed, and moves only to a row that writes
+/// its own contact, which a `skip` row does only on an unclaimed number; so no
 /// later transaction can decide these rows otherwise. An import's second
 /// run over a file decides all its rows here, in parallel, and the serial
 /// writer has nothing left to do. Only a batch with such a row among its
