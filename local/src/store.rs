@@ -372,53 +372,22 @@ struct Target {
 /// lock is taken: most rows are inserts, which need only the JSON.
 struct EncodedWrite {
     row: u64,
-    phone: String,
+    /// Where its number stands in the batch's [`Numbers::phones`].
+    phone: Range<usize>,
     /// Where its JSON stands in the batch's [`Encoded::json`].
     json: Range<usize>,
     /// Only under `update`, to merge into a stored contact.
     contact: Option<Contact>,
 }
 
-/// A batch's contacts, their JSON in one buffer: one allocation for the
-/// batch instead of a few growing ones per row.
-struct Encoded {
-    json: Vec<u8>,
-    writes: Vec<EncodedWrite>,
-}
-
-impl Encoded {
-    fn new<'w>(
-        writes: impl Iterator<Item = &'w ContactWrite>,
-        mode: DuplicateMode,
-    ) -> Result<Self, Failure> {
-        // About the JSON of a contact with a name, an email and a few fields.
-        let most = writes.size_hint().1.unwrap_or(0);
-        let mut json = Vec::with_capacity(most * 320);
-        let writes = writes
-            .map(|write| {
-                let start = json.len();
-                serde_json::to_writer(&mut json, &write.contact)?;
-                Ok(EncodedWrite {
-                    row: write.row,
-                    phone: write.contact.phone.clone(),
-                    json: start..json.len(),
-                    contact: (mode == DuplicateMode::Update).then(|| write.contact.clone()),
-                })
-            })
-            .collect::<Result<_, Failure>>()?;
-        Ok(Encoded { json, writes })
-    }
-}
-
-/// A batch's rows and numbers as the snapshot needs them, the numbers in one
-/// buffer: one allocation for the batch, which a first import mostly drops
-/// after [`PROBED_ROWS`].
-struct Probes {
+/// A batch's rows and their numbers, the numbers in one buffer: one
+/// allocation for the batch instead of one per row.
+struct Numbers {
     phones: String,
     rows: Vec<(u64, Range<usize>)>,
 }
 
-impl Probes {
+impl Numbers {
     fn of(writes: &[ContactWrite]) -> Self {
         let mut phones = String::with_capacity(writes.len() * 16);
         let rows = writes
@@ -429,7 +398,49 @@ impl Probes {
                 (write.row, start..phones.len())
             })
             .collect();
-        Probes { phones, rows }
+        Numbers { phones, rows }
+    }
+}
+
+/// The contacts of a batch that the write transaction decides, their JSON
+/// in one buffer like their numbers.
+struct Encoded {
+    numbers: Numbers,
+    json: Vec<u8>,
+    writes: Vec<EncodedWrite>,
+}
+
+impl Encoded {
+    /// The rows of `writes` that `decided` leaves to the writer.
+    fn new(
+        numbers: Numbers,
+        writes: &[ContactWrite],
+        decided: &[bool],
+        mode: DuplicateMode,
+    ) -> Result<Self, Failure> {
+        // About the JSON of a contact with a name, an email and a few fields.
+        let mut json = Vec::with_capacity(writes.len() * 320);
+        let writes = writes
+            .iter()
+            .zip(&numbers.rows)
+            .zip(decided)
+            .filter(|(_, &decided)| !decided)
+            .map(|((write, (row, phone)), _)| {
+                let start = json.len();
+                serde_json::to_writer(&mut json, &write.contact)?;
+                Ok(EncodedWrite {
+                    row: *row,
+                    phone: phone.clone(),
+                    json: start..json.len(),
+                    contact: (mode == DuplicateMode::Update).then(|| write.contact.clone()),
+                })
+            })
+            .collect::<Result<_, Failure>>()?;
+        Ok(Encoded {
+            numbers,
+            json,
+            writes,
+        })
     }
 }
 
@@ -450,9 +461,9 @@ const PROBED_ROWS: usize = 32;
 fn existing_in_snapshot(
     db: &Database,
     target: &Target,
-    probes: &Probes,
+    numbers: &Numbers,
 ) -> Result<Vec<bool>, Failure> {
-    let rows = &probes.rows;
+    let rows = &numbers.rows;
     let (tenant, import_id) = (target.tenant.as_str(), target.import_id.as_str());
     let txn = db.begin_read()?;
     let Some(scope_number) = txn
@@ -467,8 +478,7 @@ fn existing_in_snapshot(
     let mut key = Vec::new();
     let mut existing = Vec::with_capacity(rows.len());
     for (row, phone) in rows {
-        let phone = &probes.phones[phone.clone()];
-        claim_key(&mut key, scope_number, phone);
+        claim_key(&mut key, scope_number, &numbers.phones[phone.clone()]);
         // A row that holds its claim wrote its contact in the same
         // transaction, so its own contact is the one thing to look for.
         let decided = claims.get(key.as_slice())?.is_some() && {
@@ -521,13 +531,13 @@ fn write_batch(
         let mut contacts = txn.open_table(CONTACTS)?;
         let import_ids = txn.open_table(IMPORT_IDS)?;
         let mut key = Vec::new();
+        // Under skip and create most rows claim a new number: claiming first
+        // looks the number up once, and a row that may not hold the claim
+        // puts back the one it replaced.
+        let claimed_first = target.mode != DuplicateMode::Update;
         for write in rows.writes {
-            claim_key(&mut key, scope_number, &write.phone);
+            claim_key(&mut key, scope_number, &rows.numbers.phones[write.phone]);
             let own_claim = (import_number, write.row);
-            // Under skip and create most rows claim a new number: claiming
-            // first looks the number up once, and a row that may not hold
-            // the claim puts back the one it replaced.
-            let claimed_first = target.mode != DuplicateMode::Update;
             let claim = if claimed_first {
                 claims.insert(key.as_slice(), own_claim)?
             } else {
@@ -640,22 +650,19 @@ impl ContactStore for RedbStore {
             scope: target.scope.to_owned(),
             mode: target.mode,
         });
-        let existing = if target.mode == DuplicateMode::Skip {
-            let probes = Probes::of(rows);
+        let numbers = Numbers::of(rows);
+        let (numbers, existing) = if target.mode == DuplicateMode::Skip {
             let target = Arc::clone(&target);
             self.run(what.clone(), move |db| {
-                existing_in_snapshot(db, &target, &probes)
+                let existing = existing_in_snapshot(db, &target, &numbers)?;
+                Ok((numbers, existing))
             })
             .await?
         } else {
-            vec![false; rows.len()]
+            (numbers, vec![false; rows.len()])
         };
-        let undecided = rows
-            .iter()
-            .zip(&existing)
-            .filter(|(_, &existing)| !existing)
-            .map(|(write, _)| write);
-        let encoded = Encoded::new(undecided, target.mode).map_err(|e| e.port(&what))?;
+        let encoded =
+            Encoded::new(numbers, rows, &existing, target.mode).map_err(|e| e.port(&what))?;
         let written = if encoded.writes.is_empty() {
             Vec::new()
         } else {
