@@ -125,7 +125,7 @@ struct Pages<'a, B> {
 }
 
 impl<B: Backend> Pages<'_, B> {
-    /// Calls `each` with every contact, in contact id order; returns how many.
+    /// Calls `each` with every contact, in the store's order; returns how many.
     async fn each(
         &self,
         mut each: impl FnMut(&StoredContact) -> Result<(), Failure>,

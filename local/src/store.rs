@@ -28,13 +28,15 @@ use std::fs;
 use std::ops::{Bound, Range};
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, Once, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use contact_import_core::imports::{ChunkResult, ImportRecord, ImportStatus, ImportUpdate};
 use contact_import_core::ports::{
-    contact_id_for, ChunkCommit, ContactFilter, ContactPage, ContactStore, ContactWrite,
-    DoNotCallStore, ImportStore, PortError, PortResult, StoredContact, WriteTarget,
+    contact_cursor, contact_id_for, contact_id_parts, ChunkCommit, ContactFilter, ContactPage,
+    ContactStore, ContactWrite, DoNotCallStore, ImportStore, PortError, PortResult, StoredContact,
+    WriteTarget,
 };
 use contact_import_core::spec::DuplicateMode;
 use contact_import_core::{Contact, WriteOutcome};
@@ -69,8 +71,17 @@ const CLAIMS_BY_NAME: TableDefinition<(&str, &str, &str), (&str, &str, u64)> =
 /// (scope, import id, row, contact as JSON). The filter fields sit outside
 /// the JSON, so a filtered listing decodes only the contacts it returns.
 type ContactValue = (&'static str, &'static str, u64, &'static [u8]);
-/// (tenant, contact id) → the contact.
-const CONTACTS: TableDefinition<(&str, &str), ContactValue> = TableDefinition::new("contacts");
+/// (tenant, import id, row) → the contact `contact_id_for(import id, row)`.
+/// A new contact's key follows the one its import wrote before, so that
+/// writing an import's contacts appends to the tree; keyed by the contact
+/// id's string, where row 10 sorts before row 9, the same writes took about
+/// 1.5 times as long (docs/decisions.md).
+const CONTACTS: TableDefinition<(&str, &str, u64), ContactValue> =
+    TableDefinition::new("contacts_by_row");
+/// Contacts as stores before `contacts_by_row` kept them: (tenant, contact
+/// id) → the contact. Opening such a store moves them.
+const CONTACTS_BY_ID: TableDefinition<(&str, &str), ContactValue> =
+    TableDefinition::new("contacts");
 /// (tenant, E.164).
 const DO_NOT_CALL: TableDefinition<(&str, &str), ()> = TableDefinition::new("do_not_call");
 
@@ -207,10 +218,43 @@ const CACHE_BYTES: usize = 16 * 1024 * 1024;
 /// can make an import redo.
 const DURABLE_EVERY: Duration = Duration::from_secs(2);
 
+/// How often the file's written pages are handed to the disk between
+/// durable commits.
+const WRITE_BACK_EVERY: Duration = Duration::from_millis(250);
+
+/// Hands the store file's written pages to the disk every
+/// [`WRITE_BACK_EVERY`], on a thread of its own, until dropped. A durable
+/// commit syncs the file while it holds the write lock, so every importer
+/// waits for it; written back as they come, the pages of the seconds before
+/// it are no longer the commit's to write (docs/decisions.md). Syncing more
+/// often than redb does changes nothing it relies on: the kernel may write
+/// any page back at any moment.
+struct WriteBack {
+    _stop: mpsc::Sender<()>,
+}
+
+impl WriteBack {
+    fn start(path: &Path) -> std::io::Result<Self> {
+        let file = fs::OpenOptions::new().write(true).open(path)?;
+        let (stop, stopped) = mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("store-write-back".to_owned())
+            .spawn(move || {
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(WRITE_BACK_EVERY) {
+                    // A failing disk fails the next durable commit, which says so.
+                    let _ = file.sync_data();
+                }
+            })?;
+        Ok(WriteBack { _stop: stop })
+    }
+}
+
 /// Every store port in one redb file; share it behind an `Arc`.
 pub struct RedbStore {
     db: Arc<Database>,
     path: PathBuf,
+    /// Ends the write-back thread when the store is dropped.
+    _write_back: WriteBack,
     /// The first damage found: after it, no call reads the file again, as
     /// redb's state after a panic is not to be trusted.
     damage: Arc<OnceLock<PortError>>,
@@ -242,19 +286,22 @@ impl RedbStore {
             txn.open_table(IMPORT_IDS)?;
             txn.open_table(CONTACTS)?;
             txn.open_table(DO_NOT_CALL)?;
-            if txn
-                .list_tables()?
-                .any(|t| t.name() == CLAIMS_BY_NAME.name())
-            {
+            let earlier: Vec<String> = txn.list_tables()?.map(|t| t.name().to_owned()).collect();
+            if earlier.iter().any(|name| name == CLAIMS_BY_NAME.name()) {
                 move_claims_by_name(&txn)?;
+            }
+            if earlier.iter().any(|name| name == CONTACTS_BY_ID.name()) {
+                move_contacts_by_id(&txn)?;
             }
             txn.commit()?;
             Ok(db)
         };
         let db = guarded(open).map_err(|e| e.port(&what))?;
+        let write_back = WriteBack::start(path).map_err(|e| crate::io_error(&what, &e))?;
         Ok(RedbStore {
             db: Arc::new(db),
             path: path.to_owned(),
+            _write_back: write_back,
             damage: Arc::default(),
             last_durable: Arc::new(Mutex::new(Instant::now())),
         })
@@ -357,6 +404,26 @@ fn move_claims_by_name(txn: &WriteTransaction) -> Result<(), Failure> {
         }
     }
     txn.delete_table(CLAIMS_BY_NAME)?;
+    Ok(())
+}
+
+/// Moves the contacts of a store made before `contacts_by_row` into it.
+fn move_contacts_by_id(txn: &WriteTransaction) -> Result<(), Failure> {
+    {
+        let by_id = txn.open_table(CONTACTS_BY_ID)?;
+        let mut contacts = txn.open_table(CONTACTS)?;
+        for entry in by_id.iter()? {
+            let (key, value) = entry?;
+            let (tenant, contact_id) = key.value();
+            let (import_id, row) = contact_id_parts(contact_id).ok_or_else(|| {
+                Failure::Damaged(format!(
+                    "a contact is stored under `{contact_id}`, not a contact id"
+                ))
+            })?;
+            contacts.insert((tenant, import_id, row), value.value())?;
+        }
+    }
+    txn.delete_table(CONTACTS_BY_ID)?;
     Ok(())
 }
 
@@ -481,10 +548,8 @@ fn existing_in_snapshot(
         claim_key(&mut key, scope_number, &numbers.phones[phone.clone()]);
         // A row that holds its claim wrote its contact in the same
         // transaction, so its own contact is the one thing to look for.
-        let decided = claims.get(key.as_slice())?.is_some() && {
-            let own_id = contact_id_for(import_id, *row);
-            contacts.get((tenant, own_id.as_str()))?.is_none()
-        };
+        let decided = claims.get(key.as_slice())?.is_some()
+            && contacts.get((tenant, import_id, *row))?.is_none();
         existing.push(decided);
         if existing.len() == PROBED_ROWS && !existing.contains(&true) {
             // Most likely new numbers, as in a first import: a lookup per
@@ -544,8 +609,7 @@ fn write_batch(
                 claims.get(key.as_slice())?
             }
             .map(|guard| guard.value());
-            let own_id = contact_id_for(import_id, write.row);
-            let own_key = (tenant, own_id.as_str());
+            let own_key = (tenant, import_id, write.row);
             let outcome = match (target.mode, claim, write.contact) {
                 // Claimed by this row: an earlier delivery wrote it.
                 (_, Some(claimed), _) if claimed == own_claim => WriteOutcome::Inserted,
@@ -591,8 +655,7 @@ fn write_batch(
                             "a claim names import number {claimed_import}, which the store does not number"
                         ))
                     })?;
-                    let claimed = contact_id_for(claimed_import.value(), claimed_row);
-                    let key = (tenant, claimed.as_str());
+                    let key = (tenant, claimed_import.value(), claimed_row);
                     let stored = match contacts.get(key)? {
                         Some(guard) => {
                             let (stored_scope, _, _, json) = guard.value();
@@ -688,19 +751,29 @@ impl ContactStore for RedbStore {
         limit: usize,
     ) -> PortResult<ContactPage> {
         let what = format!("listing the contacts of tenant {tenant}");
-        let (tenant, filter, after) = (tenant.to_owned(), filter.clone(), after.map(str::to_owned));
+        let after = match after {
+            Some(id) => {
+                let (import_id, row) = contact_cursor(id)?;
+                Some((import_id.to_owned(), row))
+            }
+            None => None,
+        };
+        let (tenant, filter) = (tenant.to_owned(), filter.clone());
         self.run(what, move |db| {
             let txn = db.begin_read()?;
             let table = txn.open_table(CONTACTS)?;
             let end = successor(&tenant);
             let start = match &after {
-                Some(id) => Bound::Excluded((tenant.as_str(), id.as_str())),
-                None => Bound::Included((tenant.as_str(), "")),
+                Some((import_id, row)) => {
+                    Bound::Excluded((tenant.as_str(), import_id.as_str(), *row))
+                }
+                None => Bound::Included((tenant.as_str(), "", 0)),
             };
             let mut contacts = Vec::new();
             let mut more = false;
-            for entry in table.range((start, Bound::Excluded((end.as_str(), ""))))? {
+            for entry in table.range((start, Bound::Excluded((end.as_str(), "", 0))))? {
                 let (key, value) = entry?;
+                let (_, own_import, own_row) = key.value();
                 let (scope, import_id, row, json) = value.value();
                 if filter.scope.as_deref().is_some_and(|s| s != scope)
                     || filter
@@ -715,7 +788,7 @@ impl ContactStore for RedbStore {
                     break;
                 }
                 contacts.push(StoredContact {
-                    contact_id: key.value().1.to_owned(),
+                    contact_id: contact_id_for(own_import, own_row),
                     scope: scope.to_owned(),
                     import_id: import_id.to_owned(),
                     row,
@@ -1267,10 +1340,11 @@ mod tests {
         assert_eq!(indexes, (0..8).collect::<Vec<_>>());
     }
 
-    /// A store whose claims are keyed by name, as before `claims_by_number`:
-    /// opening it moves them, and its numbers stay claimed.
+    /// A store whose claims are keyed by name and contacts by contact id,
+    /// as before `claims_by_number` and `contacts_by_row`: opening it moves
+    /// them, its numbers stay claimed and its contacts are found.
     #[tokio::test]
-    async fn claims_of_an_earlier_store_are_moved_on_opening() {
+    async fn claims_and_contacts_of_an_earlier_store_are_moved_on_opening() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store.redb");
         {
@@ -1278,7 +1352,7 @@ mod tests {
             let txn = db.begin_write().unwrap();
             {
                 let mut claims = txn.open_table(CLAIMS_BY_NAME).unwrap();
-                let mut contacts = txn.open_table(CONTACTS).unwrap();
+                let mut contacts = txn.open_table(CONTACTS_BY_ID).unwrap();
                 for (tenant, scope, row) in [("acme", "contacts", 2), ("globex", "campaign:c1", 3)]
                 {
                     let json = serde_json::to_vec(&contact("+14155552671", "Ann", "old")).unwrap();
@@ -1309,6 +1383,14 @@ mod tests {
             store.write_contacts(skip, &again).await.unwrap(),
             [WriteOutcome::Existing]
         );
+        let moved = listed(&store, "acme", &ContactFilter::default()).await;
+        assert_eq!(
+            moved
+                .iter()
+                .map(|c| (c.contact_id.as_str(), c.row))
+                .collect::<Vec<_>>(),
+            [("imp-old-2", 2)]
+        );
         let update = target("globex", "imp-new", "campaign:c1", DuplicateMode::Update);
         assert_eq!(
             store.write_contacts(update, &again).await.unwrap(),
@@ -1328,7 +1410,36 @@ mod tests {
         drop(store);
         let db = Database::open(&path).unwrap();
         let txn = db.begin_read().unwrap();
-        assert!(txn.list_tables().unwrap().all(|t| t.name() != "claims"));
+        assert!(txn
+            .list_tables()
+            .unwrap()
+            .all(|t| t.name() != "claims" && t.name() != "contacts"));
+    }
+
+    /// Keyed by row, not by the contact id's string (where row 10 comes
+    /// before row 9), an import's contacts list in file order.
+    #[tokio::test]
+    async fn an_import_lists_its_contacts_in_row_order() {
+        let (store, _dir) = fresh();
+        let rows: Vec<ContactWrite> = (2..=12)
+            .rev()
+            .map(|row| ContactWrite {
+                row,
+                contact: contact(&format!("+1415555{row:04}"), "Ann", "t"),
+            })
+            .collect();
+        let at = target("acme", "imp-a", "contacts", DuplicateMode::Skip);
+        store.write_contacts(at, &rows).await.unwrap();
+        let listed = listed(&store, "acme", &ContactFilter::default()).await;
+        assert_eq!(
+            listed.iter().map(|c| c.row).collect::<Vec<_>>(),
+            (2..=12).collect::<Vec<_>>()
+        );
+        assert_eq!(listed[9].contact_id, "imp-a-11");
+        let after = store
+            .list_contacts("acme", &ContactFilter::default(), Some("imp-a-x"), 5)
+            .await;
+        assert!(matches!(after, Err(PortError::Permanent(_))), "{after:?}");
     }
 
     #[tokio::test]

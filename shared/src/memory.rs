@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::io::{Cursor, Read};
+use std::ops::Bound;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -12,9 +13,9 @@ use tokio::sync::Notify;
 use crate::imports::{ChunkResult, ImportRecord, ImportStatus, ImportUpdate};
 use crate::outcome::WriteOutcome;
 use crate::ports::{
-    contact_id_for, ChunkCommit, ContactFilter, ContactPage, ContactStore, ContactWrite,
-    DoNotCallStore, ImportStore, MessageQueue, ObjectInfo, ObjectStore, PortError, PortResult,
-    QueueName, StoredContact, WriteTarget,
+    contact_cursor, contact_id_for, ChunkCommit, ContactFilter, ContactPage, ContactStore,
+    ContactWrite, DoNotCallStore, ImportStore, MessageQueue, ObjectInfo, ObjectStore, PortError,
+    PortResult, QueueName, StoredContact, WriteTarget,
 };
 use crate::spec::DuplicateMode;
 
@@ -54,10 +55,15 @@ impl Faults {
     }
 }
 
-/// The contact a dedupe key points to.
-#[derive(Debug, Clone)]
-struct Claim {
-    contact_id: String,
+/// The contact a dedupe key points to: the import and row that created it.
+type Claim = (String, u64);
+
+/// (tenant, import id, row) of a contact: an import's contacts list in row
+/// order, as the local store keeps them.
+type ContactKey = (String, String, u64);
+
+fn contact_key(tenant: &str, (import_id, row): (&str, u64)) -> ContactKey {
+    (tenant.to_owned(), import_id.to_owned(), row)
 }
 
 #[derive(Default)]
@@ -65,7 +71,7 @@ struct StoreState {
     imports: BTreeMap<(String, String), ImportRecord>,
     chunks: BTreeMap<(String, String, u32), ChunkResult>,
     claims: HashMap<(String, String, String), Claim>,
-    contacts: BTreeMap<(String, String), StoredContact>,
+    contacts: BTreeMap<ContactKey, StoredContact>,
     do_not_call: HashSet<(String, String)>,
 }
 
@@ -115,12 +121,9 @@ impl ContactStore for MemoryStore {
                 target.scope.to_owned(),
                 write.contact.phone.clone(),
             );
-            let own = Claim {
-                contact_id: contact_id_for(target.import_id, write.row),
-            };
-            let written_before = state
-                .contacts
-                .contains_key(&key(target.tenant, &own.contact_id));
+            let own: Claim = (target.import_id.to_owned(), write.row);
+            let own_key = contact_key(target.tenant, (target.import_id, write.row));
+            let written_before = state.contacts.contains_key(&own_key);
             let existing = state.claims.get(&claim_key).cloned();
             let outcome = match (target.mode, existing) {
                 _ if written_before => {
@@ -129,12 +132,12 @@ impl ContactStore for MemoryStore {
                 }
                 (DuplicateMode::Create, _) | (_, None) => WriteOutcome::Inserted,
                 (DuplicateMode::Skip, Some(_)) => WriteOutcome::Existing,
-                (DuplicateMode::Update, Some(claim)) => {
+                (DuplicateMode::Update, Some((import_id, row))) => {
                     let stored = state
                         .contacts
-                        .entry(key(target.tenant, &claim.contact_id))
+                        .entry(contact_key(target.tenant, (&import_id, row)))
                         .or_insert_with(|| StoredContact {
-                            contact_id: claim.contact_id.clone(),
+                            contact_id: contact_id_for(&import_id, row),
                             scope: target.scope.to_owned(),
                             import_id: target.import_id.to_owned(),
                             row: write.row,
@@ -148,9 +151,9 @@ impl ContactStore for MemoryStore {
             };
             if outcome == WriteOutcome::Inserted {
                 state.contacts.insert(
-                    key(target.tenant, &own.contact_id),
+                    own_key,
                     StoredContact {
-                        contact_id: own.contact_id.clone(),
+                        contact_id: contact_id_for(target.import_id, write.row),
                         scope: target.scope.to_owned(),
                         import_id: target.import_id.to_owned(),
                         row: write.row,
@@ -171,12 +174,15 @@ impl ContactStore for MemoryStore {
         after: Option<&str>,
         limit: usize,
     ) -> PortResult<ContactPage> {
+        let start = match after {
+            None => Bound::Included(contact_key(tenant, ("", 0))),
+            Some(id) => Bound::Excluded(contact_key(tenant, contact_cursor(id)?)),
+        };
         let state = self.state();
         let matching = state
             .contacts
-            .range(key(tenant, after.unwrap_or(""))..)
-            .take_while(|((t, _), _)| t == tenant)
-            .filter(|((_, id), _)| Some(id.as_str()) != after)
+            .range((start, Bound::Unbounded))
+            .take_while(|((t, _, _), _)| t == tenant)
             .map(|(_, stored)| stored)
             .filter(|s| filter.scope.as_ref().is_none_or(|scope| &s.scope == scope))
             .filter(|s| {

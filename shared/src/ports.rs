@@ -122,6 +122,26 @@ pub fn contact_id_for(import_id: &str, row: u64) -> String {
     format!("{import_id}-{row}")
 }
 
+/// The import id and row that [`contact_id_for`] made `contact_id` of; None
+/// for any other string.
+pub fn contact_id_parts(contact_id: &str) -> Option<(&str, u64)> {
+    let (import_id, row) = contact_id.rsplit_once('-')?;
+    let digits = !row.is_empty() && row.bytes().all(|b| b.is_ascii_digit());
+    let row: u64 = row.parse().ok().filter(|_| digits)?;
+    (contact_id_for(import_id, row) == contact_id).then_some((import_id, row))
+}
+
+/// The import id and row of the contact a page ended at, which the next
+/// page starts after.
+pub fn contact_cursor(after: &str) -> PortResult<(&str, u64)> {
+    contact_id_parts(after).ok_or_else(|| {
+        PortError::Permanent(format!(
+            "`{}` is not a contact id, so no page of contacts follows it",
+            crate::echo::echo(after)
+        ))
+    })
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ContactFilter {
     pub scope: Option<String>,
@@ -159,7 +179,10 @@ pub trait ContactStore: Send + Sync {
         rows: &[ContactWrite],
     ) -> impl Future<Output = PortResult<Vec<WriteOutcome>>> + Send;
 
-    /// A tenant's contacts, by contact id, optionally only one scope's or one import's.
+    /// A tenant's contacts, optionally only one scope's or one import's,
+    /// each once across the pages, in an order the store keeps: the local
+    /// and in-memory stores list imports by id and each import's contacts
+    /// by row, DynamoDB lists them by contact id.
     fn list_contacts(
         &self,
         tenant: &str,
@@ -243,3 +266,30 @@ pub trait ImportStore: Send + Sync {
 pub trait Store: ImportStore + ContactStore + DoNotCallStore {}
 
 impl<T: ImportStore + ContactStore + DoNotCallStore> Store for T {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_contact_id_gives_back_its_import_and_row() {
+        for (import_id, row) in [("imp-0a1b", 2), ("imp-x-y", 10), ("", 0)] {
+            let id = contact_id_for(import_id, row);
+            assert_eq!(contact_id_parts(&id), Some((import_id, row)), "{id}");
+        }
+        for other in [
+            "imp",
+            "imp-",
+            "imp-x-007",
+            "imp-x-+7",
+            "imp-x-7a",
+            "imp-x-99999999999999999999",
+        ] {
+            assert_eq!(contact_id_parts(other), None, "{other}");
+            assert!(matches!(
+                contact_cursor(other),
+                Err(PortError::Permanent(_))
+            ));
+        }
+    }
+}
