@@ -62,7 +62,7 @@ type Claim = (String, u64);
 /// order, as the local store keeps them.
 type ContactKey = (String, String, u64);
 
-fn contact_key(tenant: &str, (import_id, row): (&str, u64)) -> ContactKey {
+fn contact_key(tenant: &str, import_id: &str, row: u64) -> ContactKey {
     (tenant.to_owned(), import_id.to_owned(), row)
 }
 
@@ -122,7 +122,7 @@ impl ContactStore for MemoryStore {
                 write.contact.phone.clone(),
             );
             let own: Claim = (target.import_id.to_owned(), write.row);
-            let own_key = contact_key(target.tenant, (target.import_id, write.row));
+            let own_key = contact_key(target.tenant, target.import_id, write.row);
             let written_before = state.contacts.contains_key(&own_key);
             let existing = state.claims.get(&claim_key).cloned();
             let outcome = match (target.mode, existing) {
@@ -135,7 +135,7 @@ impl ContactStore for MemoryStore {
                 (DuplicateMode::Update, Some((import_id, row))) => {
                     let stored = state
                         .contacts
-                        .entry(contact_key(target.tenant, (&import_id, row)))
+                        .entry(contact_key(target.tenant, &import_id, row))
                         .or_insert_with(|| StoredContact {
                             contact_id: contact_id_for(&import_id, row),
                             scope: target.scope.to_owned(),
@@ -175,8 +175,11 @@ impl ContactStore for MemoryStore {
         limit: usize,
     ) -> PortResult<ContactPage> {
         let start = match after {
-            None => Bound::Included(contact_key(tenant, ("", 0))),
-            Some(id) => Bound::Excluded(contact_key(tenant, contact_cursor(id)?)),
+            None => Bound::Included(contact_key(tenant, "", 0)),
+            Some(id) => {
+                let (import_id, row) = contact_cursor(id)?;
+                Bound::Excluded(contact_key(tenant, import_id, row))
+            }
         };
         let state = self.state();
         let matching = state
