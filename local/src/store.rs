@@ -445,6 +445,10 @@ struct EncodedWrite {
     json: Range<usize>,
     /// Only under `update`, to merge into a stored contact.
     contact: Option<Contact>,
+    /// Its number was claimed by another row, and it had written no
+    /// contact of its own, in a snapshot: it never will, so the writer
+    /// need not look for one.
+    claimed_elsewhere: bool,
 }
 
 /// A batch's rows and their numbers, the numbers in one buffer: one
@@ -478,11 +482,12 @@ struct Encoded {
 }
 
 impl Encoded {
-    /// The rows of `writes` that `decided` leaves to the writer.
+    /// The rows of `writes` that the snapshot's `claimed_elsewhere` leaves
+    /// to the writer: under `skip`, those it did not decide.
     fn new(
         numbers: Numbers,
         writes: &[ContactWrite],
-        decided: &[bool],
+        claimed_elsewhere: &[bool],
         mode: DuplicateMode,
     ) -> Result<Self, Failure> {
         // About the JSON of a contact with a name, an email and a few fields.
@@ -490,9 +495,9 @@ impl Encoded {
         let writes = writes
             .iter()
             .zip(&numbers.rows)
-            .zip(decided)
-            .filter(|(_, &decided)| !decided)
-            .map(|((write, (row, phone)), _)| {
+            .zip(claimed_elsewhere)
+            .filter(|(_, &elsewhere)| !(elsewhere && mode == DuplicateMode::Skip))
+            .map(|((write, (row, phone)), &claimed_elsewhere)| {
                 let start = json.len();
                 serde_json::to_writer(&mut json, &write.contact)?;
                 Ok(EncodedWrite {
@@ -500,6 +505,7 @@ impl Encoded {
                     phone: phone.clone(),
                     json: start..json.len(),
                     contact: (mode == DuplicateMode::Update).then(|| write.contact.clone()),
+                    claimed_elsewhere,
                 })
             })
             .collect::<Result<_, Failure>>()?;
@@ -515,17 +521,20 @@ impl Encoded {
 /// batch that it decides none of.
 const PROBED_ROWS: usize = 32;
 
-/// Which rows of a `skip` batch a read snapshot already decides, with no
-/// write lock: those whose number is claimed while they wrote no contact of
-/// their own (so another row holds the claim), which are `Existing`. A
+/// Which rows of a `skip` or `update` batch a read snapshot finds claimed
+/// elsewhere, with no write lock: those whose number is claimed while they
+/// wrote no contact of their own (so another row holds the claim). A
 /// committed claim is never removed, and moves only to a row that writes
-/// its own contact, which a `skip` row does only on an unclaimed number; so no
-/// later transaction can decide these rows otherwise. An import's second
-/// run over a file decides all its rows here, in parallel, and the serial
-/// writer has nothing left to do. Only a batch with such a row among its
-/// first [`PROBED_ROWS`] is read whole: in one without, the rare row that
-/// the snapshot would have decided costs the writer an insert more.
-fn existing_in_snapshot(
+/// its own contact, which a `skip` or `update` row does only on an
+/// unclaimed number; so no later transaction finds these rows otherwise.
+/// Under `skip` they are `Existing`: an import's second run over a file
+/// decides all its rows here, in parallel, and the serial writer has
+/// nothing left to do. Under `update` the writer merges them into the
+/// claim's contact without looking for one of their own. Only a batch with
+/// such a row among its first [`PROBED_ROWS`] is read whole: in one
+/// without, the rare row that the snapshot would have found costs the
+/// writer a lookup more.
+fn claimed_elsewhere_in_snapshot(
     db: &Database,
     target: &Target,
     numbers: &Numbers,
@@ -543,21 +552,21 @@ fn existing_in_snapshot(
     let claims = txn.open_table(CLAIMS)?;
     let contacts = txn.open_table(CONTACTS)?;
     let mut key = Vec::new();
-    let mut existing = Vec::with_capacity(rows.len());
+    let mut elsewhere = Vec::with_capacity(rows.len());
     for (row, phone) in rows {
         claim_key(&mut key, scope_number, &numbers.phones[phone.clone()]);
         // A row that holds its claim wrote its contact in the same
         // transaction, so its own contact is the one thing to look for.
-        let decided = claims.get(key.as_slice())?.is_some()
+        let found = claims.get(key.as_slice())?.is_some()
             && contacts.get((tenant, import_id, *row))?.is_none();
-        existing.push(decided);
-        if existing.len() == PROBED_ROWS && !existing.contains(&true) {
+        elsewhere.push(found);
+        if elsewhere.len() == PROBED_ROWS && !elsewhere.contains(&true) {
             // Most likely new numbers, as in a first import: a lookup per
             // row would find nothing the write transaction does not.
             return Ok(vec![false; rows.len()]);
         }
     }
-    Ok(existing)
+    Ok(elsewhere)
 }
 
 /// Puts back the claim that a row replaced before it knew it may not hold it.
@@ -648,7 +657,9 @@ fn write_batch(
                         WriteOutcome::Existing
                     }
                 }
-                _ if contacts.get(own_key)?.is_some() => WriteOutcome::Inserted,
+                _ if !write.claimed_elsewhere && contacts.get(own_key)?.is_some() => {
+                    WriteOutcome::Inserted
+                }
                 (DuplicateMode::Update, Some((claimed_import, claimed_row)), Some(newer)) => {
                     let claimed_import = import_ids.get(claimed_import)?.ok_or_else(|| {
                         Failure::Damaged(format!(
@@ -714,18 +725,19 @@ impl ContactStore for RedbStore {
             mode: target.mode,
         });
         let numbers = Numbers::of(rows);
-        let (numbers, existing) = if target.mode == DuplicateMode::Skip {
+        let (numbers, elsewhere) = if target.mode == DuplicateMode::Create {
+            (numbers, vec![false; rows.len()])
+        } else {
             let target = Arc::clone(&target);
             self.run(what.clone(), move |db| {
-                let existing = existing_in_snapshot(db, &target, &numbers)?;
-                Ok((numbers, existing))
+                let elsewhere = claimed_elsewhere_in_snapshot(db, &target, &numbers)?;
+                Ok((numbers, elsewhere))
             })
             .await?
-        } else {
-            (numbers, vec![false; rows.len()])
         };
         let encoded =
-            Encoded::new(numbers, rows, &existing, target.mode).map_err(|e| e.port(&what))?;
+            Encoded::new(numbers, rows, &elsewhere, target.mode).map_err(|e| e.port(&what))?;
+        let skip = target.mode == DuplicateMode::Skip;
         let written = if encoded.writes.is_empty() {
             Vec::new()
         } else {
@@ -734,9 +746,9 @@ impl ContactStore for RedbStore {
         };
         // A short answer stays short, for the pipeline's count check.
         let mut written = written.into_iter();
-        Ok(existing
+        Ok(elsewhere
             .into_iter()
-            .filter_map(|existing| match existing {
+            .filter_map(|elsewhere| match elsewhere && skip {
                 true => Some(WriteOutcome::Existing),
                 false => written.next(),
             })
@@ -1178,60 +1190,65 @@ mod tests {
         }
     }
 
-    /// The snapshot decides a redelivered `skip` batch's first row, not the
-    /// row that an earlier delivery inserted before another import took over
-    /// its number.
+    /// The snapshot settles a redelivered `skip` or `update` batch's first
+    /// row, not the row that an earlier delivery inserted before another
+    /// import took over its number.
     #[tokio::test]
     async fn a_snapshot_leaves_a_row_an_earlier_delivery_wrote_to_the_writer() {
-        use WriteOutcome::{Existing, Inserted};
-        let (redb, _dir) = fresh();
-        let memory = MemoryStore::default();
-        let write = |row, phone: &str| ContactWrite {
-            row,
-            contact: contact(phone, "n", "t"),
-        };
-        // imp-c's chunk, delivered before and after imp-b takes its second number.
-        let imp_c = (
-            "imp-c",
-            DuplicateMode::Skip,
-            vec![write(5, "+14155550001"), write(6, "+14155550002")],
-            vec![Existing, Inserted],
-        );
-        let history = [
-            (
-                "imp-a",
-                DuplicateMode::Skip,
-                vec![write(1, "+14155550001")],
-                vec![Inserted],
-            ),
-            imp_c.clone(),
-            (
-                "imp-b",
-                DuplicateMode::Create,
-                vec![write(1, "+14155550002")],
-                vec![Inserted],
-            ),
-            imp_c,
-        ];
-        for (step, (import_id, mode, rows, expected)) in history.iter().enumerate() {
-            let at = target("t1", import_id, "contacts", *mode);
-            assert_eq!(
-                &redb.write_contacts(at, rows).await.unwrap(),
-                expected,
-                "step {step}"
+        use WriteOutcome::{Existing, Inserted, Updated};
+        for (mode, first_row) in [
+            (DuplicateMode::Skip, Existing),
+            (DuplicateMode::Update, Updated),
+        ] {
+            let (redb, _dir) = fresh();
+            let memory = MemoryStore::default();
+            let write = |row, phone: &str| ContactWrite {
+                row,
+                contact: contact(phone, "n", "t"),
+            };
+            // imp-c's chunk, delivered before and after imp-b takes its second number.
+            let imp_c = (
+                "imp-c",
+                mode,
+                vec![write(5, "+14155550001"), write(6, "+14155550002")],
+                vec![first_row, Inserted],
             );
+            let history = [
+                (
+                    "imp-a",
+                    DuplicateMode::Skip,
+                    vec![write(1, "+14155550001")],
+                    vec![Inserted],
+                ),
+                imp_c.clone(),
+                (
+                    "imp-b",
+                    DuplicateMode::Create,
+                    vec![write(1, "+14155550002")],
+                    vec![Inserted],
+                ),
+                imp_c,
+            ];
+            for (step, (import_id, mode, rows, expected)) in history.iter().enumerate() {
+                let at = target("t1", import_id, "contacts", *mode);
+                assert_eq!(
+                    &redb.write_contacts(at, rows).await.unwrap(),
+                    expected,
+                    "{mode:?} step {step}"
+                );
+                assert_eq!(
+                    &memory.write_contacts(at, rows).await.unwrap(),
+                    expected,
+                    "{mode:?} step {step}"
+                );
+            }
+            let all = ContactFilter::default();
             assert_eq!(
-                &memory.write_contacts(at, rows).await.unwrap(),
-                expected,
-                "step {step}"
+                listed(&redb, "t1", &all).await,
+                listed(&memory, "t1", &all).await
             );
+            assert_eq!(listed(&redb, "t1", &all).await.len(), 3);
         }
-        let all = ContactFilter::default();
-        assert_eq!(
-            listed(&redb, "t1", &all).await,
-            listed(&memory, "t1", &all).await
-        );
-        assert_eq!(listed(&redb, "t1", &all).await.len(), 3);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
