@@ -126,8 +126,9 @@ pub fn contact_id_for(import_id: &str, row: u64) -> String {
 /// for any other string.
 pub fn contact_id_parts(contact_id: &str) -> Option<(&str, u64)> {
     let (import_id, row) = contact_id.rsplit_once('-')?;
-    let digits = !row.is_empty() && row.bytes().all(|b| b.is_ascii_digit());
-    let row: u64 = row.parse().ok().filter(|_| digits)?;
+    // Writing the parts again rejects what parses but was not written so
+    // (`007`, `+7`).
+    let row = row.parse().ok()?;
     (contact_id_for(import_id, row) == contact_id).then_some((import_id, row))
 }
 
