@@ -540,6 +540,9 @@ fn claimed_elsewhere_in_snapshot(
     numbers: &Numbers,
 ) -> Result<Vec<bool>, Failure> {
     let rows = &numbers.rows;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
     let (tenant, import_id) = (target.tenant.as_str(), target.import_id.as_str());
     let txn = db.begin_read()?;
     let Some(scope_number) = txn
@@ -550,15 +553,24 @@ fn claimed_elsewhere_in_snapshot(
     };
     let scope_number = scope_number.value();
     let claims = txn.open_table(CLAIMS)?;
-    let contacts = txn.open_table(CONTACTS)?;
+    // A row that holds its claim wrote its contact in the same transaction,
+    // so its own contact is the one thing to look for: the batch's are
+    // found in one pass over its rows' range, which in an import's first
+    // run over a file holds none.
+    let (first, last) = rows.iter().fold((u64::MAX, 0), |(first, last), (row, _)| {
+        (first.min(*row), last.max(*row))
+    });
+    let own_contacts = txn
+        .open_table(CONTACTS)?
+        .range((tenant, import_id, first)..=(tenant, import_id, last))?
+        .map(|entry| entry.map(|(key, _)| key.value().2))
+        .collect::<Result<Vec<u64>, _>>()?;
     let mut key = Vec::new();
     let mut elsewhere = Vec::with_capacity(rows.len());
     for (row, phone) in rows {
         claim_key(&mut key, scope_number, &numbers.phones[phone.clone()]);
-        // A row that holds its claim wrote its contact in the same
-        // transaction, so its own contact is the one thing to look for.
-        let found = claims.get(key.as_slice())?.is_some()
-            && contacts.get((tenant, import_id, *row))?.is_none();
+        let found =
+            claims.get(key.as_slice())?.is_some() && own_contacts.binary_search(row).is_err();
         elsewhere.push(found);
         if elsewhere.len() == PROBED_ROWS && !elsewhere.contains(&true) {
             // Most likely new numbers, as in a first import: a lookup per
