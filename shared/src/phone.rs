@@ -121,34 +121,42 @@ fn parse_number(raw: &str, region: rlibphonenumber::Region) -> Result<ParsedPhon
 /// every region that shares the code.
 /// An invalid one goes to the library too, which names its problem.
 fn plain_north_american(raw: &str, default: rlibphonenumber::Region) -> Option<ParsedPhone> {
-    const TEN_DIGITS: u64 = 10_000_000_000;
     let (plus, rest) = match raw.strip_prefix('+') {
         Some(rest) => (true, rest),
         None => (false, raw),
     };
-    let (mut value, mut digits) = (0u64, 0);
+    let mut digits = [0u8; 11];
+    let mut count = 0;
     for byte in rest.bytes() {
         match byte {
-            b'0'..=b'9' if digits < 11 => {
-                value = value * 10 + u64::from(byte - b'0');
-                digits += 1;
+            b'0'..=b'9' if count < digits.len() => {
+                digits[count] = byte;
+                count += 1;
             }
             b' ' | b'-' | b'.' | b'(' | b')' => {}
             _ => return None,
         }
     }
-    let national = match (plus, digits) {
-        (false, 10) => value,
-        (_, 11) if value / TEN_DIGITS == 1 => value % TEN_DIGITS,
+    let national = match (plus, count) {
+        (false, 10) => &digits[..10],
+        (_, 11) if digits[0] == b'1' => &digits[1..],
         _ => return None,
     };
     let number = PhoneNumber {
         country_code: 1,
-        national_number: national,
+        national_number: national
+            .iter()
+            .fold(0, |value, digit| value * 10 + u64::from(digit - b'0')),
         ..PhoneNumber::default()
     };
-    is_valid(&number, default).then(|| ParsedPhone {
-        e164: format!("+1{national}"),
+    if !is_valid(&number, default) {
+        return None;
+    }
+    let mut e164 = String::with_capacity(12);
+    e164.push_str("+1");
+    e164.extend(national.iter().map(|&digit| char::from(digit)));
+    Some(ParsedPhone {
+        e164,
         extension: None,
     })
 }
