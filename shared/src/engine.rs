@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::{Cursor, Read};
 
-use csv::StringRecord;
+use csv::{ByteRecord, StringRecord};
 use serde::{Deserialize, Serialize};
 
 use crate::contact::Contact;
@@ -176,6 +176,11 @@ impl<R: Read> ContactFile<R> {
     }
 
     /// The next data record, sampled ones first.
+    /// See [`RecordReader::give_back`].
+    pub fn give_back(&mut self, record: ByteRecord) {
+        self.records.give_back(record);
+    }
+
     pub fn next_record(&mut self) -> Result<Option<RawRecord>, Refusal> {
         if let Some(record) = self.sampled.pop_front() {
             return Ok(Some(record));
@@ -340,11 +345,18 @@ pub fn duplicate_existing(
     e164: &str,
     destination: &str,
 ) -> Rejection {
+    // Pieced together, not formatted: an import run again writes this line
+    // for every row.
+    const ALREADY_IN: &str = " is already in ";
+    let mut message = String::with_capacity(e164.len() + ALREADY_IN.len() + destination.len());
+    message.push_str(e164);
+    message.push_str(ALREADY_IN);
+    message.push_str(destination);
     validator.rejection(
         row,
         record,
         ErrorCode::DuplicateExisting,
-        format!("{e164} is already in {destination}"),
+        message,
         "Nothing to fix if the stored contact is right; import with duplicates set to update to refresh it with this row's values",
     )
 }

@@ -1,5 +1,6 @@
 //! What happened to each row, and the counters that add up.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -90,7 +91,8 @@ pub struct Rejection {
     /// The header of the column at fault, when one is.
     pub column: Option<String>,
     pub message: String,
-    pub guidance: String,
+    /// Most guidance is a fixed text, which a row then need not copy.
+    pub guidance: Cow<'static, str>,
     /// The row's original values, in file order.
     pub values: Vec<String>,
 }

@@ -89,6 +89,8 @@ pub struct RecordReader<R: Read> {
     /// The bytes and cells of the last record: the room the next one gets
     /// up front, instead of growing from nothing a few times per record.
     room: (usize, usize),
+    /// A record its reader is done with, to read the next one into.
+    spare: Option<ByteRecord>,
 }
 
 /// The most bytes a record gets up front, whatever the last one took.
@@ -109,11 +111,23 @@ impl<R: Read> RecordReader<R> {
             last_row: None,
             reread: 0,
             room: (0, 0),
+            spare: None,
         }
     }
 
+    /// Takes back a record that its reader is done with, as the splitter's
+    /// cut pass is with every record: the next record is read into it
+    /// instead of a new allocation.
+    pub fn give_back(&mut self, mut record: ByteRecord) {
+        record.clear();
+        self.spare = Some(record);
+    }
+
     pub fn next_record(&mut self) -> Result<Option<RawRecord>, RecordError> {
-        let mut record = ByteRecord::with_capacity(self.room.0.min(MOST_ROOM), self.room.1);
+        let mut record = self
+            .spare
+            .take()
+            .unwrap_or_else(|| ByteRecord::with_capacity(self.room.0.min(MOST_ROOM), self.room.1));
         let more = match self.csv.read_byte_record(&mut record) {
             Ok(more) => more,
             Err(_) if self.csv.get_ref().over_limit => return self.recover_long_row().map(Some),

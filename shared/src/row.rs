@@ -2,6 +2,7 @@
 //! malformed_row, missing_phone, invalid_phone, invalid_secondary_phone,
 //! invalid_field, no_consent. The first that applies decides.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
@@ -170,7 +171,7 @@ struct Broken {
     code: ErrorCode,
     column: Option<usize>,
     message: String,
-    guidance: String,
+    guidance: Cow<'static, str>,
 }
 
 impl Broken {
@@ -178,7 +179,7 @@ impl Broken {
         code: ErrorCode,
         column: Option<usize>,
         message: String,
-        guidance: impl Into<String>,
+        guidance: impl Into<Cow<'static, str>>,
     ) -> Self {
         Broken {
             code,
@@ -268,7 +269,7 @@ impl RowValidator {
         record: &StringRecord,
         code: ErrorCode,
         message: String,
-        guidance: &str,
+        guidance: &'static str,
     ) -> Rejection {
         let phone = self.plan.column_of(Field::Phone);
         self.reject(row, record, Broken::new(code, phone, message, guidance))
@@ -593,7 +594,7 @@ impl RowValidator {
                 .phone
                 .map(|c| self.cell(record, c).trim())
                 .unwrap_or("");
-            let broken = |column: Option<usize>, message: String, guidance: &str| {
+            let broken = |column: Option<usize>, message: String, guidance: &'static str| {
                 Broken::new(ErrorCode::InvalidSecondaryPhone, column, message, guidance)
             };
             if raw.is_empty() {

@@ -197,7 +197,7 @@ where
                     code: ErrorCode::InternalError,
                     column: None,
                     message: MESSAGE.to_owned(),
-                    guidance: GUIDANCE.to_owned(),
+                    guidance: GUIDANCE.into(),
                     values: vec![String::new(); width],
                 })
                 .collect()

@@ -543,6 +543,7 @@ fn plan_chunks<R: Read>(
             chunks.push(finish(current.take().expect("a chunk is open")));
             start = raw.end;
         }
+        file.give_back(raw.record);
     }
     chunks.extend(current.map(&finish));
     Ok((file.facts().clone(), file.plan().clone(), rows, chunks))
