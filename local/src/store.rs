@@ -22,6 +22,7 @@
 //! last durable one, the newest first; the store then holds what it held at
 //! that point, which resuming the import takes from as from any crash.
 
+use std::borrow::Cow;
 use std::cell::Cell;
 use std::collections::HashSet;
 use std::fs;
@@ -449,6 +450,22 @@ struct EncodedWrite {
     /// contact of its own, in a snapshot: it never will, so the writer
     /// need not look for one.
     claimed_elsewhere: bool,
+    /// Under `update`, the claim's contact merged with this row in a
+    /// snapshot, for the writer to store if the contact is still as read.
+    premerged: Option<Premerged>,
+}
+
+/// A stored contact as a snapshot read it, and merged with a newer row.
+struct Premerged {
+    claim: (u32, u64),
+    /// The id of the claim's import, which the writer then need not look up.
+    claimed_import: String,
+    /// The stored value's scope, import id, row and JSON, as read.
+    scope: String,
+    import_id: String,
+    row: u64,
+    json: Vec<u8>,
+    merged: Vec<u8>,
 }
 
 /// A batch's rows and their numbers, the numbers in one buffer: one
@@ -506,6 +523,7 @@ impl Encoded {
                     json: start..json.len(),
                     contact: (mode == DuplicateMode::Update).then(|| write.contact.clone()),
                     claimed_elsewhere,
+                    premerged: None,
                 })
             })
             .collect::<Result<_, Failure>>()?;
@@ -579,6 +597,63 @@ fn claimed_elsewhere_in_snapshot(
         }
     }
     Ok(elsewhere)
+}
+
+/// Merges, in a read snapshot with no write lock, each `update` row that
+/// the snapshot before found claimed elsewhere into the claim's contact:
+/// decoding, merging and encoding are most of an update's work, and done
+/// here they run on every core. The writer stores the merge only if the
+/// claim and the contact are still those read here, and merges again
+/// under its lock where they are not.
+fn premerge(db: &Database, target: &Target, rows: &mut Encoded) -> Result<(), Failure> {
+    if !rows.writes.iter().any(|write| write.claimed_elsewhere) {
+        return Ok(());
+    }
+    let tenant = target.tenant.as_str();
+    let txn = db.begin_read()?;
+    let Some(scope_number) = txn
+        .open_table(SCOPE_NUMBERS)?
+        .get((tenant, target.scope.as_str()))?
+    else {
+        return Ok(());
+    };
+    let scope_number = scope_number.value();
+    let claims = txn.open_table(CLAIMS)?;
+    let contacts = txn.open_table(CONTACTS)?;
+    let import_ids = txn.open_table(IMPORT_IDS)?;
+    let mut key = Vec::new();
+    for write in rows.writes.iter_mut().filter(|w| w.claimed_elsewhere) {
+        let Some(newer) = write.contact.as_ref() else {
+            continue;
+        };
+        claim_key(
+            &mut key,
+            scope_number,
+            &rows.numbers.phones[write.phone.clone()],
+        );
+        let Some(claim) = claims.get(key.as_slice())?.map(|guard| guard.value()) else {
+            continue;
+        };
+        let Some(claimed_import) = import_ids.get(claim.0)? else {
+            continue;
+        };
+        let Some(stored) = contacts.get((tenant, claimed_import.value(), claim.1))? else {
+            continue;
+        };
+        let (scope, import_id, row, json) = stored.value();
+        let mut contact = decode::<Contact>(json)?;
+        contact.merge_from(newer.clone());
+        write.premerged = Some(Premerged {
+            claim,
+            claimed_import: claimed_import.value().to_owned(),
+            scope: scope.to_owned(),
+            import_id: import_id.to_owned(),
+            row,
+            json: json.to_vec(),
+            merged: serde_json::to_vec(&contact)?,
+        });
+    }
+    Ok(())
 }
 
 /// Puts back the claim that a row replaced before it knew it may not hold it.
@@ -673,36 +748,54 @@ fn write_batch(
                     WriteOutcome::Inserted
                 }
                 (DuplicateMode::Update, Some((claimed_import, claimed_row)), Some(newer)) => {
-                    let claimed_import = import_ids.get(claimed_import)?.ok_or_else(|| {
-                        Failure::Damaged(format!(
-                            "a claim names import number {claimed_import}, which the store does not number"
-                        ))
-                    })?;
-                    let key = (tenant, claimed_import.value(), claimed_row);
-                    let stored = match contacts.get(key)? {
-                        Some(guard) => {
-                            let (stored_scope, _, _, json) = guard.value();
-                            Some((stored_scope.to_owned(), decode::<Contact>(json)?))
+                    let premerged = write
+                        .premerged
+                        .filter(|p| p.claim == (claimed_import, claimed_row));
+                    let numbered;
+                    let claimed_import = match &premerged {
+                        Some(p) => p.claimed_import.as_str(),
+                        None => {
+                            numbered = import_ids.get(claimed_import)?.ok_or_else(|| {
+                                Failure::Damaged(format!(
+                                    "a claim names import number {claimed_import}, which the store does not number"
+                                ))
+                            })?;
+                            numbered.value()
                         }
-                        None => None,
                     };
-                    let (stored_scope, contact) = match stored {
-                        Some((stored_scope, mut contact)) => {
-                            contact.merge_from(newer);
-                            (stored_scope, contact)
+                    let key = (tenant, claimed_import, claimed_row);
+                    // The snapshot's merge stands if the contact is as it read it.
+                    let unchanged = match &premerged {
+                        Some(p) => contacts.get(key)?.is_some_and(|guard| {
+                            let read = (p.scope.as_str(), p.import_id.as_str(), p.row);
+                            guard.value() == (read.0, read.1, read.2, p.json.as_slice())
+                        }),
+                        None => false,
+                    };
+                    let (stored_scope, merged): (Cow<str>, Cow<[u8]>) = match &premerged {
+                        Some(p) if unchanged => {
+                            (p.scope.as_str().into(), p.merged.as_slice().into())
                         }
-                        None => (scope.to_owned(), newer),
+                        _ => {
+                            let stored = match contacts.get(key)? {
+                                Some(guard) => {
+                                    let (stored_scope, _, _, json) = guard.value();
+                                    Some((stored_scope.to_owned(), decode::<Contact>(json)?))
+                                }
+                                None => None,
+                            };
+                            let (stored_scope, contact) = match stored {
+                                Some((stored_scope, mut contact)) => {
+                                    contact.merge_from(newer);
+                                    (stored_scope, contact)
+                                }
+                                None => (scope.to_owned(), newer),
+                            };
+                            (stored_scope.into(), serde_json::to_vec(&contact)?.into())
+                        }
                     };
-                    let merged = serde_json::to_vec(&contact)?;
-                    contacts.insert(
-                        key,
-                        (
-                            stored_scope.as_str(),
-                            import_id,
-                            write.row,
-                            merged.as_slice(),
-                        ),
-                    )?;
+                    let value = (&*stored_scope, import_id, write.row, &*merged);
+                    contacts.insert(key, value)?;
                     WriteOutcome::Updated
                 }
                 (_, Some(_), _) => WriteOutcome::Existing,
@@ -747,8 +840,17 @@ impl ContactStore for RedbStore {
             })
             .await?
         };
-        let encoded =
+        let mut encoded =
             Encoded::new(numbers, rows, &elsewhere, target.mode).map_err(|e| e.port(&what))?;
+        if target.mode == DuplicateMode::Update {
+            let target = Arc::clone(&target);
+            encoded = self
+                .run(what.clone(), move |db| {
+                    premerge(db, &target, &mut encoded)?;
+                    Ok(encoded)
+                })
+                .await?;
+        }
         let skip = target.mode == DuplicateMode::Skip;
         let written = if encoded.writes.is_empty() {
             Vec::new()
@@ -1261,6 +1363,61 @@ mod tests {
             );
             assert_eq!(listed(&redb, "t1", &all).await.len(), 3);
         }
+    }
+
+    /// An `update` row merged in a snapshot, whose contact another import
+    /// changes before the writer takes it, is merged again by the writer:
+    /// the other import's change is kept, as the memory store keeps it.
+    #[tokio::test]
+    async fn a_merge_whose_contact_changed_since_its_snapshot_is_made_again() {
+        let (redb, _dir) = fresh();
+        let memory = MemoryStore::default();
+        let phone = "+14155550001";
+        let write = |row, first_name, tag| {
+            vec![ContactWrite {
+                row,
+                contact: contact(phone, first_name, tag),
+            }]
+        };
+        let (first, later, stale) = (
+            write(1, "Ann", "a"),
+            write(3, "Cy", "c"),
+            write(2, "Bea", "b"),
+        );
+        let update = |import_id| target("t1", import_id, "contacts", DuplicateMode::Update);
+        let skip = target("t1", "imp-a", "contacts", DuplicateMode::Skip);
+        redb.write_contacts(skip, &first).await.unwrap();
+        memory.write_contacts(skip, &first).await.unwrap();
+        // imp-b's batch is read and merged, then imp-c updates the contact.
+        let imp_b = Target {
+            tenant: "t1".to_owned(),
+            import_id: "imp-b".to_owned(),
+            scope: "contacts".to_owned(),
+            mode: DuplicateMode::Update,
+        };
+        let numbers = Numbers::of(&stale);
+        let elsewhere = claimed_elsewhere_in_snapshot(&redb.db, &imp_b, &numbers).unwrap();
+        assert_eq!(elsewhere, [true]);
+        let mut encoded = Encoded::new(numbers, &stale, &elsewhere, DuplicateMode::Update).unwrap();
+        premerge(&redb.db, &imp_b, &mut encoded).unwrap();
+        assert!(encoded.writes[0].premerged.is_some());
+        redb.write_contacts(update("imp-c"), &later).await.unwrap();
+        memory
+            .write_contacts(update("imp-c"), &later)
+            .await
+            .unwrap();
+        assert_eq!(
+            write_batch(&redb.db, &imp_b, encoded).unwrap(),
+            [WriteOutcome::Updated]
+        );
+        memory
+            .write_contacts(update("imp-b"), &stale)
+            .await
+            .unwrap();
+        let all = ContactFilter::default();
+        let stored = listed(&redb, "t1", &all).await;
+        assert_eq!(stored, listed(&memory, "t1", &all).await);
+        assert_eq!(stored[0].contact.tags, ["a", "c", "b"]);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
