@@ -189,6 +189,61 @@ mod tests {
         PhoneParser::new(Country::try_from(country.to_owned()).unwrap())
     }
 
+    /// Random digits, the same on every run (xorshift).
+    struct Digits(u64);
+
+    impl Digits {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+
+        fn string(&mut self, len: usize) -> String {
+            (0..len)
+                .map(|_| char::from(b'0' + self.below(10) as u8))
+                .collect()
+        }
+    }
+
+    /// National numbers near the fixed-line, mobile and toll-free example
+    /// numbers of `regions`, of country code `code`: each example `per_kind`
+    /// times with its last four digits drawn at random, and as it is.
+    fn near_examples(
+        code: i32,
+        regions: &[rlibphonenumber::Region],
+        per_kind: usize,
+        digits: &mut Digits,
+    ) -> Vec<String> {
+        use rlibphonenumber::PhoneNumberType;
+        let util = &*PHONE_NUMBER_UTIL;
+        let mut national = Vec::new();
+        for &region in regions {
+            for kind in [
+                PhoneNumberType::FixedLine,
+                PhoneNumberType::Mobile,
+                PhoneNumberType::TollFree,
+            ] {
+                let Ok(example) = util.get_example_number_for_type_and_region(region, kind) else {
+                    continue;
+                };
+                let e164 = util.format(&example, PhoneNumberFormat::E164).into_owned();
+                let nsn = e164.trim_start_matches(&format!("+{code}")).to_owned();
+                let keep = nsn.len().saturating_sub(4);
+                for _ in 0..per_kind {
+                    national.push(format!(
+                        "{}{}",
+                        &nsn[..keep],
+                        digits.string(nsn.len() - keep)
+                    ));
+                }
+                national.push(nsn);
+            }
+        }
+        national
+    }
+
     #[test]
     fn formats_in_everyday_use_become_e164() {
         let us = parser("US");
@@ -249,51 +304,32 @@ mod tests {
     /// each written with random punctuation and prefixes.
     #[test]
     fn plain_north_american_numbers_read_as_the_library_reads_them() {
-        use rlibphonenumber::{PhoneNumberType, Region};
+        use rlibphonenumber::Region;
         let util = &*PHONE_NUMBER_UTIL;
         let regions: Vec<Region> = util
             .get_regions_for_country_calling_code(1)
             .expect("the plan has regions")
             .collect();
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move |below: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % below
-        };
-        let mut national: Vec<String> = Vec::new();
-        for &region in &regions {
-            for kind in [
-                PhoneNumberType::FixedLine,
-                PhoneNumberType::Mobile,
-                PhoneNumberType::TollFree,
-            ] {
-                let Ok(example) = util.get_example_number_for_type_and_region(region, kind) else {
-                    continue;
-                };
-                let prefix = example.national_number / 10_000;
-                national.extend((0..6).map(|_| format!("{prefix}{:04}", next(10_000))));
-            }
-        }
-        national.extend((0..400).map(|_| format!("{:010}", next(10_000_000_000))));
+        let mut digits = Digits(0x2545_f491_4f6c_dd1d);
+        let mut national = near_examples(1, &regions, 6, &mut digits);
+        national.extend((0..400).map(|_| digits.string(10)));
         // Too few or too many digits, and a 1 or 0 where an area code starts.
-        national.extend((0..40).map(|_| format!("{}", next(1_000_000_000))));
-        national.extend((0..40).map(|_| format!("{:011}", next(100_000_000_000))));
+        national.extend((0..40).map(|_| digits.string(9)));
+        national.extend((0..40).map(|_| digits.string(11)));
         let marks = [" ", "-", ".", "(", ")", "", "", "", "+", "x", "/"];
         let (mut compared, mut plain) = (0, 0);
         for &default in &regions {
-            for digits in &national {
+            for number in &national {
                 for _ in 0..3 {
-                    let mut raw = match next(4) {
+                    let mut raw = match digits.below(4) {
                         0 => "+1".to_owned(),
                         1 => "1".to_owned(),
                         2 => "+".to_owned(),
                         _ => String::new(),
                     };
-                    for digit in digits.chars() {
-                        if next(3) == 0 {
-                            raw.push_str(marks[next(marks.len() as u64) as usize]);
+                    for digit in number.chars() {
+                        if digits.below(3) == 0 {
+                            raw.push_str(marks[digits.below(marks.len() as u64) as usize]);
                         }
                         raw.push(digit);
                     }
@@ -321,7 +357,7 @@ mod tests {
     /// random ones.
     #[test]
     fn trying_the_default_region_first_changes_no_verdict() {
-        use rlibphonenumber::{PhoneNumberType, Region};
+        use rlibphonenumber::Region;
         let util = &*PHONE_NUMBER_UTIL;
         let mut codes: Vec<i32> = util
             .get_supported_regions()
@@ -329,17 +365,7 @@ mod tests {
             .collect();
         codes.sort_unstable();
         codes.dedup();
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut digits = |n: usize| -> String {
-            (0..n)
-                .map(|_| {
-                    seed ^= seed << 13;
-                    seed ^= seed >> 7;
-                    seed ^= seed << 17;
-                    char::from(b'0' + (seed % 10) as u8)
-                })
-                .collect()
-        };
+        let mut digits = Digits(0x9e37_79b9_7f4a_7c15);
         let (mut checked, mut valid) = (0, 0);
         for code in codes {
             let Some(regions) = util.get_regions_for_country_calling_code(code) else {
@@ -355,29 +381,10 @@ mod tests {
                 util.get_supported_regions()
                     .find(|&r| util.get_country_code_for_region(r) != Some(code)),
             );
-            let mut national: Vec<String> = Vec::new();
-            for &region in &example_regions {
-                for kind in [
-                    PhoneNumberType::FixedLine,
-                    PhoneNumberType::Mobile,
-                    PhoneNumberType::TollFree,
-                ] {
-                    let Ok(example) = util.get_example_number_for_type_and_region(region, kind)
-                    else {
-                        continue;
-                    };
-                    let e164 = util.format(&example, PhoneNumberFormat::E164).into_owned();
-                    let nsn = e164.trim_start_matches(&format!("+{code}")).to_owned();
-                    let keep = nsn.len().saturating_sub(4);
-                    for _ in 0..8 {
-                        national.push(format!("{}{}", &nsn[..keep], digits(nsn.len() - keep)));
-                    }
-                    national.push(nsn);
-                }
-            }
+            let mut national = near_examples(code, &example_regions, 8, &mut digits);
             for length in 6..=12 {
                 for _ in 0..20 {
-                    national.push(digits(length));
+                    national.push(digits.string(length));
                 }
             }
             for nsn in national {
