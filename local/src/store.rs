@@ -446,18 +446,18 @@ struct EncodedWrite {
     json: Range<usize>,
     /// Only under `update`, to merge into a stored contact.
     contact: Option<Contact>,
-    /// Its number was claimed by another row, and it had written no
-    /// contact of its own, in a snapshot: it never will, so the writer
-    /// need not look for one.
-    claimed_elsewhere: bool,
+    /// The claim (import number, row) of another row on its number, when a
+    /// snapshot found one and no contact of its own: it never will write
+    /// one, so the writer need not look for it.
+    claimed_elsewhere: Option<(u32, u64)>,
     /// Under `update`, the claim's contact merged with this row in a
     /// snapshot, for the writer to store if the contact is still as read.
     premerged: Option<Premerged>,
 }
 
-/// A stored contact as a snapshot read it, and merged with a newer row.
+/// The contact of a row's [`EncodedWrite::claimed_elsewhere`] as a
+/// snapshot read it, and merged with the row.
 struct Premerged {
-    claim: (u32, u64),
     /// The id of the claim's import, which the writer then need not look up.
     claimed_import: String,
     /// The stored value's scope, import id, row and JSON, as read.
@@ -504,7 +504,7 @@ impl Encoded {
     fn new(
         numbers: Numbers,
         writes: &[ContactWrite],
-        claimed_elsewhere: &[bool],
+        claimed_elsewhere: &[Option<(u32, u64)>],
         mode: DuplicateMode,
     ) -> Result<Self, Failure> {
         // About the JSON of a contact with a name, an email and a few fields.
@@ -513,7 +513,7 @@ impl Encoded {
             .iter()
             .zip(&numbers.rows)
             .zip(claimed_elsewhere)
-            .filter(|(_, &elsewhere)| !(elsewhere && mode == DuplicateMode::Skip))
+            .filter(|(_, elsewhere)| !(elsewhere.is_some() && mode == DuplicateMode::Skip))
             .map(|((write, (row, phone)), &claimed_elsewhere)| {
                 let start = json.len();
                 serde_json::to_writer(&mut json, &write.contact)?;
@@ -539,8 +539,8 @@ impl Encoded {
 /// batch that it decides none of.
 const PROBED_ROWS: usize = 32;
 
-/// Which rows of a `skip` or `update` batch a read snapshot finds claimed
-/// elsewhere, with no write lock: those whose number is claimed while they
+/// The claims a read snapshot finds on the rows of a `skip` or `update`
+/// batch held elsewhere, with no write lock: those whose number is claimed while they
 /// wrote no contact of their own (so another row holds the claim). A
 /// committed claim is never removed, and moves only to a row that writes
 /// its own contact, which a `skip` or `update` row does only on an
@@ -556,7 +556,7 @@ fn claimed_elsewhere_in_snapshot(
     db: &Database,
     target: &Target,
     numbers: &Numbers,
-) -> Result<Vec<bool>, Failure> {
+) -> Result<Vec<Option<(u32, u64)>>, Failure> {
     let rows = &numbers.rows;
     if rows.is_empty() {
         return Ok(Vec::new());
@@ -567,7 +567,7 @@ fn claimed_elsewhere_in_snapshot(
         .open_table(SCOPE_NUMBERS)?
         .get((tenant, target.scope.as_str()))?
     else {
-        return Ok(vec![false; rows.len()]);
+        return Ok(vec![None; rows.len()]);
     };
     let scope_number = scope_number.value();
     let claims = txn.open_table(CLAIMS)?;
@@ -587,13 +587,12 @@ fn claimed_elsewhere_in_snapshot(
     let mut elsewhere = Vec::with_capacity(rows.len());
     for (row, phone) in rows {
         claim_key(&mut key, scope_number, &numbers.phones[phone.clone()]);
-        let found =
-            claims.get(key.as_slice())?.is_some() && own_contacts.binary_search(row).is_err();
-        elsewhere.push(found);
-        if elsewhere.len() == PROBED_ROWS && !elsewhere.contains(&true) {
+        let claim = claims.get(key.as_slice())?.map(|guard| guard.value());
+        elsewhere.push(claim.filter(|_| own_contacts.binary_search(row).is_err()));
+        if elsewhere.len() == PROBED_ROWS && elsewhere.iter().all(Option::is_none) {
             // Most likely new numbers, as in a first import: a lookup per
             // row would find nothing the write transaction does not.
-            return Ok(vec![false; rows.len()]);
+            return Ok(vec![None; rows.len()]);
         }
     }
     Ok(elsewhere)
@@ -606,32 +605,19 @@ fn claimed_elsewhere_in_snapshot(
 /// claim and the contact are still those read here, and merges again
 /// under its lock where they are not.
 fn premerge(db: &Database, target: &Target, rows: &mut Encoded) -> Result<(), Failure> {
-    if !rows.writes.iter().any(|write| write.claimed_elsewhere) {
+    if rows
+        .writes
+        .iter()
+        .all(|write| write.claimed_elsewhere.is_none())
+    {
         return Ok(());
     }
     let tenant = target.tenant.as_str();
     let txn = db.begin_read()?;
-    let Some(scope_number) = txn
-        .open_table(SCOPE_NUMBERS)?
-        .get((tenant, target.scope.as_str()))?
-    else {
-        return Ok(());
-    };
-    let scope_number = scope_number.value();
-    let claims = txn.open_table(CLAIMS)?;
     let contacts = txn.open_table(CONTACTS)?;
     let import_ids = txn.open_table(IMPORT_IDS)?;
-    let mut key = Vec::new();
-    for write in rows.writes.iter_mut().filter(|w| w.claimed_elsewhere) {
-        let Some(newer) = write.contact.as_ref() else {
-            continue;
-        };
-        claim_key(
-            &mut key,
-            scope_number,
-            &rows.numbers.phones[write.phone.clone()],
-        );
-        let Some(claim) = claims.get(key.as_slice())?.map(|guard| guard.value()) else {
+    for write in &mut rows.writes {
+        let (Some(claim), Some(newer)) = (write.claimed_elsewhere, write.contact.as_ref()) else {
             continue;
         };
         let Some(claimed_import) = import_ids.get(claim.0)? else {
@@ -644,7 +630,6 @@ fn premerge(db: &Database, target: &Target, rows: &mut Encoded) -> Result<(), Fa
         let mut contact = decode::<Contact>(json)?;
         contact.merge_from(newer.clone());
         write.premerged = Some(Premerged {
-            claim,
             claimed_import: claimed_import.value().to_owned(),
             scope: scope.to_owned(),
             import_id: import_id.to_owned(),
@@ -744,13 +729,14 @@ fn write_batch(
                         WriteOutcome::Existing
                     }
                 }
-                _ if !write.claimed_elsewhere && contacts.get(own_key)?.is_some() => {
+                _ if write.claimed_elsewhere.is_none() && contacts.get(own_key)?.is_some() => {
                     WriteOutcome::Inserted
                 }
                 (DuplicateMode::Update, Some((claimed_import, claimed_row)), Some(newer)) => {
-                    let premerged = write
-                        .premerged
-                        .filter(|p| p.claim == (claimed_import, claimed_row));
+                    // A merge made for a claim that has moved since is of no use.
+                    let still_claimed =
+                        write.claimed_elsewhere == Some((claimed_import, claimed_row));
+                    let premerged = write.premerged.filter(|_| still_claimed);
                     let numbered;
                     let claimed_import = match &premerged {
                         Some(p) => p.claimed_import.as_str(),
@@ -767,8 +753,8 @@ fn write_batch(
                     // The snapshot's merge stands if the contact is as it read it.
                     let unchanged = match &premerged {
                         Some(p) => contacts.get(key)?.is_some_and(|guard| {
-                            let read = (p.scope.as_str(), p.import_id.as_str(), p.row);
-                            guard.value() == (read.0, read.1, read.2, p.json.as_slice())
+                            let read = (&*p.scope, &*p.import_id, p.row, &*p.json);
+                            guard.value() == read
                         }),
                         None => false,
                     };
@@ -831,7 +817,7 @@ impl ContactStore for RedbStore {
         });
         let numbers = Numbers::of(rows);
         let (numbers, elsewhere) = if target.mode == DuplicateMode::Create {
-            (numbers, vec![false; rows.len()])
+            (numbers, vec![None; rows.len()])
         } else {
             let target = Arc::clone(&target);
             self.run(what.clone(), move |db| {
@@ -862,7 +848,7 @@ impl ContactStore for RedbStore {
         let mut written = written.into_iter();
         Ok(elsewhere
             .into_iter()
-            .filter_map(|elsewhere| match elsewhere && skip {
+            .filter_map(|elsewhere| match elsewhere.is_some() && skip {
                 true => Some(WriteOutcome::Existing),
                 false => written.next(),
             })
@@ -1397,7 +1383,11 @@ mod tests {
         };
         let numbers = Numbers::of(&stale);
         let elsewhere = claimed_elsewhere_in_snapshot(&redb.db, &imp_b, &numbers).unwrap();
-        assert_eq!(elsewhere, [true]);
+        assert_eq!(
+            elsewhere,
+            [Some((0, 1))],
+            "imp-a, the first import numbered, holds row 1"
+        );
         let mut encoded = Encoded::new(numbers, &stale, &elsewhere, DuplicateMode::Update).unwrap();
         premerge(&redb.db, &imp_b, &mut encoded).unwrap();
         assert!(encoded.writes[0].premerged.is_some());

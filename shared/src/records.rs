@@ -118,8 +118,8 @@ impl<R: Read> RecordReader<R> {
     /// Takes back a record that its reader is done with, as the splitter's
     /// cut pass is with every record: the next record is read into it
     /// instead of a new allocation.
-    pub fn give_back(&mut self, mut record: ByteRecord) {
-        record.clear();
+    pub fn give_back(&mut self, record: ByteRecord) {
+        // Reading a record into it clears it first.
         self.spare = Some(record);
     }
 
