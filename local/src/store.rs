@@ -4,10 +4,11 @@
 //! Every key is a redb tuple whose first element is the tenant. redb writes
 //! each element with its length and compares tuples element by element, so no
 //! value a file or a user supplies can reach into another tenant's keys, as a
-//! separator inside a concatenated string could. Claims are the exception,
-//! for size: their key starts with the number of the (tenant, scope) pair,
-//! in a fixed 4 bytes, so that the phone's bytes after it cannot reach
-//! another pair's claims either.
+//! separator inside a concatenated string could. Claims and contacts are
+//! the exceptions, for size and speed: a claim's key starts with the number
+//! of its (tenant, scope) pair, in a fixed 4 bytes, so that the phone's
+//! bytes after it cannot reach another pair's claims either; a contact's
+//! key is the number of its (tenant, import) pair and its row, in 16.
 //!
 //! Each call is one write transaction: redb runs one at a time, which is
 //! what makes a claim, a chunk commit or a status change conditional when
@@ -26,7 +27,7 @@ use std::borrow::Cow;
 use std::cell::Cell;
 use std::collections::HashSet;
 use std::fs;
-use std::ops::{Bound, Range};
+use std::ops::Range;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -72,15 +73,20 @@ const CLAIMS_BY_NAME: TableDefinition<(&str, &str, &str), (&str, &str, u64)> =
 /// (scope, import id, row, contact as JSON). The filter fields sit outside
 /// the JSON, so a filtered listing decodes only the contacts it returns.
 type ContactValue = (&'static str, &'static str, u64, &'static [u8]);
-/// (tenant, import id, row) → the contact `contact_id_for(import id, row)`.
-/// A new contact's key follows the one its import wrote before, so that
-/// writing an import's contacts appends to the tree; keyed by the contact
-/// id's string, where row 10 sorts before row 9, the same writes took about
-/// 1.5 times as long (docs/decisions.md).
-const CONTACTS: TableDefinition<(&str, &str, u64), ContactValue> =
+/// (import number, row), as [`contact_key`] makes it, → the contact
+/// `contact_id_for(import id, row)`. A number of `import_numbers` names one
+/// import of one tenant, so no tenant reaches another's contacts. A new
+/// contact's key follows the one its import wrote before, so that writing
+/// an import's contacts appends to the tree; and a key of fixed width is
+/// compared without decoding it, as the tree is searched on every insert
+/// (docs/decisions.md).
+const CONTACTS: TableDefinition<u128, ContactValue> = TableDefinition::new("contacts_by_number");
+/// Contacts as stores before `contacts_by_number` kept them: (tenant,
+/// import id, row) → the contact. Opening such a store moves them.
+const CONTACTS_BY_ROW: TableDefinition<(&str, &str, u64), ContactValue> =
     TableDefinition::new("contacts_by_row");
 /// Contacts as stores before `contacts_by_row` kept them: (tenant, contact
-/// id) → the contact. Opening such a store moves them.
+/// id) → the contact. Opening such a store moves them too.
 const CONTACTS_BY_ID: TableDefinition<(&str, &str), ContactValue> =
     TableDefinition::new("contacts");
 /// (tenant, E.164).
@@ -294,6 +300,9 @@ impl RedbStore {
             if earlier.iter().any(|name| name == CONTACTS_BY_ID.name()) {
                 move_contacts_by_id(&txn)?;
             }
+            if earlier.iter().any(|name| name == CONTACTS_BY_ROW.name()) {
+                move_contacts_by_row(&txn)?;
+            }
             txn.commit()?;
             Ok(db)
         };
@@ -374,12 +383,21 @@ fn claim_numbers(
     import_id: &str,
 ) -> Result<(u32, u32), Failure> {
     let (scope_number, _) = number_of(&mut txn.open_table(SCOPE_NUMBERS)?, tenant, scope)?;
-    let (import_number, new) = number_of(&mut txn.open_table(IMPORT_NUMBERS)?, tenant, import_id)?;
+    Ok((scope_number, import_number(txn, tenant, import_id)?))
+}
+
+/// The import's number in claims and contact keys, given on first use.
+fn import_number(txn: &WriteTransaction, tenant: &str, import_id: &str) -> Result<u32, Failure> {
+    let (number, new) = number_of(&mut txn.open_table(IMPORT_NUMBERS)?, tenant, import_id)?;
     if new {
-        txn.open_table(IMPORT_IDS)?
-            .insert(import_number, import_id)?;
+        txn.open_table(IMPORT_IDS)?.insert(number, import_id)?;
     }
-    Ok((scope_number, import_number))
+    Ok(number)
+}
+
+/// The key of the contact of row `row` of the import numbered `import_number`.
+fn contact_key(import_number: u32, row: u64) -> u128 {
+    (u128::from(import_number) << 64) | u128::from(row)
 }
 
 /// The key of the claim on `phone` in the scope numbered `scope_number`.
@@ -408,7 +426,8 @@ fn move_claims_by_name(txn: &WriteTransaction) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Moves the contacts of a store made before `contacts_by_row` into it.
+/// Moves the contacts of a store made before `contacts_by_row` into
+/// `contacts_by_number`.
 fn move_contacts_by_id(txn: &WriteTransaction) -> Result<(), Failure> {
     {
         let by_id = txn.open_table(CONTACTS_BY_ID)?;
@@ -421,10 +440,27 @@ fn move_contacts_by_id(txn: &WriteTransaction) -> Result<(), Failure> {
                     "a contact is stored under `{contact_id}`, not a contact id"
                 ))
             })?;
-            contacts.insert((tenant, import_id, row), value.value())?;
+            let key = contact_key(import_number(txn, tenant, import_id)?, row);
+            contacts.insert(key, value.value())?;
         }
     }
     txn.delete_table(CONTACTS_BY_ID)?;
+    Ok(())
+}
+
+/// Moves the contacts of a store made before `contacts_by_number` into it.
+fn move_contacts_by_row(txn: &WriteTransaction) -> Result<(), Failure> {
+    {
+        let by_row = txn.open_table(CONTACTS_BY_ROW)?;
+        let mut contacts = txn.open_table(CONTACTS)?;
+        for entry in by_row.iter()? {
+            let (key, value) = entry?;
+            let (tenant, import_id, row) = key.value();
+            let key = contact_key(import_number(txn, tenant, import_id)?, row);
+            contacts.insert(key, value.value())?;
+        }
+    }
+    txn.delete_table(CONTACTS_BY_ROW)?;
     Ok(())
 }
 
@@ -458,8 +494,6 @@ struct EncodedWrite {
 /// The contact of a row's [`EncodedWrite::claimed_elsewhere`] as a
 /// snapshot read it, and merged with the row.
 struct Premerged {
-    /// The id of the claim's import, which the writer then need not look up.
-    claimed_import: String,
     /// The stored value's scope, import id, row and JSON, as read.
     scope: String,
     import_id: String,
@@ -578,11 +612,16 @@ fn claimed_elsewhere_in_snapshot(
     let (first, last) = rows.iter().fold((u64::MAX, 0), |(first, last), (row, _)| {
         (first.min(*row), last.max(*row))
     });
-    let own_contacts = txn
-        .open_table(CONTACTS)?
-        .range((tenant, import_id, first)..=(tenant, import_id, last))?
-        .map(|entry| entry.map(|(key, _)| key.value().2))
-        .collect::<Result<Vec<u64>, _>>()?;
+    let own_contacts = match txn.open_table(IMPORT_NUMBERS)?.get((tenant, import_id))? {
+        Some(number) => txn
+            .open_table(CONTACTS)?
+            .range(contact_key(number.value(), first)..=contact_key(number.value(), last))?
+            // The low 64 bits of a contact's key are its row.
+            .map(|entry| entry.map(|(key, _)| key.value() as u64))
+            .collect::<Result<Vec<u64>, _>>()?,
+        // An import that has no number yet has written no contact.
+        None => Vec::new(),
+    };
     let mut key = Vec::new();
     let mut elsewhere = Vec::with_capacity(rows.len());
     for (row, phone) in rows {
@@ -604,7 +643,7 @@ fn claimed_elsewhere_in_snapshot(
 /// here they run on every core. The writer stores the merge only if the
 /// claim and the contact are still those read here, and merges again
 /// under its lock where they are not.
-fn premerge(db: &Database, target: &Target, rows: &mut Encoded) -> Result<(), Failure> {
+fn premerge(db: &Database, rows: &mut Encoded) -> Result<(), Failure> {
     if rows
         .writes
         .iter()
@@ -612,25 +651,20 @@ fn premerge(db: &Database, target: &Target, rows: &mut Encoded) -> Result<(), Fa
     {
         return Ok(());
     }
-    let tenant = target.tenant.as_str();
     let txn = db.begin_read()?;
     let contacts = txn.open_table(CONTACTS)?;
-    let import_ids = txn.open_table(IMPORT_IDS)?;
     for write in &mut rows.writes {
-        let (Some(claim), Some(newer)) = (write.claimed_elsewhere, write.contact.as_ref()) else {
+        let (Some((import, row)), Some(newer)) = (write.claimed_elsewhere, write.contact.as_ref())
+        else {
             continue;
         };
-        let Some(claimed_import) = import_ids.get(claim.0)? else {
-            continue;
-        };
-        let Some(stored) = contacts.get((tenant, claimed_import.value(), claim.1))? else {
+        let Some(stored) = contacts.get(contact_key(import, row))? else {
             continue;
         };
         let (scope, import_id, row, json) = stored.value();
         let mut contact = decode::<Contact>(json)?;
         contact.merge_from(newer.clone());
         write.premerged = Some(Premerged {
-            claimed_import: claimed_import.value().to_owned(),
             scope: scope.to_owned(),
             import_id: import_id.to_owned(),
             row,
@@ -675,7 +709,6 @@ fn write_batch(
     {
         let mut claims = txn.open_table(CLAIMS)?;
         let mut contacts = txn.open_table(CONTACTS)?;
-        let import_ids = txn.open_table(IMPORT_IDS)?;
         let mut key = Vec::new();
         // Under skip and create most rows claim a new number: claiming first
         // looks the number up once, and a row that may not hold the claim
@@ -690,7 +723,7 @@ fn write_batch(
                 claims.get(key.as_slice())?
             }
             .map(|guard| guard.value());
-            let own_key = (tenant, import_id, write.row);
+            let own_key = contact_key(import_number, write.row);
             let outcome = match (target.mode, claim, write.contact) {
                 // Claimed by this row: an earlier delivery wrote it.
                 (_, Some(claimed), _) if claimed == own_claim => WriteOutcome::Inserted,
@@ -737,19 +770,7 @@ fn write_batch(
                     let still_claimed =
                         write.claimed_elsewhere == Some((claimed_import, claimed_row));
                     let premerged = write.premerged.filter(|_| still_claimed);
-                    let numbered;
-                    let claimed_import = match &premerged {
-                        Some(p) => p.claimed_import.as_str(),
-                        None => {
-                            numbered = import_ids.get(claimed_import)?.ok_or_else(|| {
-                                Failure::Damaged(format!(
-                                    "a claim names import number {claimed_import}, which the store does not number"
-                                ))
-                            })?;
-                            numbered.value()
-                        }
-                    };
-                    let key = (tenant, claimed_import, claimed_row);
+                    let key = contact_key(claimed_import, claimed_row);
                     // The snapshot's merge stands if the contact is as it read it.
                     let unchanged = match &premerged {
                         Some(p) => contacts.get(key)?.is_some_and(|guard| {
@@ -829,10 +850,9 @@ impl ContactStore for RedbStore {
         let mut encoded =
             Encoded::new(numbers, rows, &elsewhere, target.mode).map_err(|e| e.port(&what))?;
         if target.mode == DuplicateMode::Update {
-            let target = Arc::clone(&target);
             encoded = self
                 .run(what.clone(), move |db| {
-                    premerge(db, &target, &mut encoded)?;
+                    premerge(db, &mut encoded)?;
                     Ok(encoded)
                 })
                 .await?;
@@ -874,38 +894,55 @@ impl ContactStore for RedbStore {
         self.run(what, move |db| {
             let txn = db.begin_read()?;
             let table = txn.open_table(CONTACTS)?;
+            let imports = txn.open_table(IMPORT_NUMBERS)?;
             let end = successor(&tenant);
-            let start = match &after {
-                Some((import_id, row)) => {
-                    Bound::Excluded((tenant.as_str(), import_id.as_str(), *row))
-                }
-                None => Bound::Included((tenant.as_str(), "", 0)),
+            // The tenant's imports in the order of their ids, and each
+            // one's contacts in the order of their rows.
+            let first_import = match &after {
+                Some((import_id, _)) => import_id.as_str(),
+                None => "",
             };
             let mut contacts = Vec::new();
             let mut more = false;
-            for entry in table.range((start, Bound::Excluded((end.as_str(), "", 0))))? {
-                let (key, value) = entry?;
-                let (_, own_import, own_row) = key.value();
-                let (scope, import_id, row, json) = value.value();
-                if filter.scope.as_deref().is_some_and(|s| s != scope)
-                    || filter
-                        .import_id
-                        .as_deref()
-                        .is_some_and(|id| id != import_id)
-                {
-                    continue;
+            let tenant_imports =
+                imports.range((tenant.as_str(), first_import)..(end.as_str(), ""))?;
+            'imports: for entry in tenant_imports {
+                let (key, number) = entry?;
+                let (_, own_import) = key.value();
+                let number = number.value();
+                let first_row = match &after {
+                    Some((import_id, row)) if import_id == own_import => match row.checked_add(1) {
+                        Some(next) => next,
+                        None => continue,
+                    },
+                    _ => 0,
+                };
+                let rows = contact_key(number, first_row)..=contact_key(number, u64::MAX);
+                for entry in table.range(rows)? {
+                    let (key, value) = entry?;
+                    // The low 64 bits of a contact's key are its row.
+                    let own_row = key.value() as u64;
+                    let (scope, import_id, row, json) = value.value();
+                    if filter.scope.as_deref().is_some_and(|s| s != scope)
+                        || filter
+                            .import_id
+                            .as_deref()
+                            .is_some_and(|id| id != import_id)
+                    {
+                        continue;
+                    }
+                    if contacts.len() == limit {
+                        more = true;
+                        break 'imports;
+                    }
+                    contacts.push(StoredContact {
+                        contact_id: contact_id_for(own_import, own_row),
+                        scope: scope.to_owned(),
+                        import_id: import_id.to_owned(),
+                        row,
+                        contact: decode(json)?,
+                    });
                 }
-                if contacts.len() == limit {
-                    more = true;
-                    break;
-                }
-                contacts.push(StoredContact {
-                    contact_id: contact_id_for(own_import, own_row),
-                    scope: scope.to_owned(),
-                    import_id: import_id.to_owned(),
-                    row,
-                    contact: decode(json)?,
-                });
             }
             let next = if more {
                 contacts
@@ -1389,7 +1426,7 @@ mod tests {
             "imp-a, the first import numbered, holds row 1"
         );
         let mut encoded = Encoded::new(numbers, &stale, &elsewhere, DuplicateMode::Update).unwrap();
-        premerge(&redb.db, &imp_b, &mut encoded).unwrap();
+        premerge(&redb.db, &mut encoded).unwrap();
         assert!(encoded.writes[0].premerged.is_some());
         redb.write_contacts(update("imp-c"), &later).await.unwrap();
         memory
@@ -1517,10 +1554,18 @@ mod tests {
     }
 
     /// A store whose claims are keyed by name and contacts by contact id,
-    /// as before `claims_by_number` and `contacts_by_row`: opening it moves
-    /// them, its numbers stay claimed and its contacts are found.
+    /// or by (tenant, import id, row), as before `claims_by_number` and
+    /// `contacts_by_number`: opening it moves them, its numbers stay claimed
+    /// and its contacts are found.
     #[tokio::test]
     async fn claims_and_contacts_of_an_earlier_store_are_moved_on_opening() {
+        // Contacts by contact id, then by (tenant, import id, row).
+        for by_row in [false, true] {
+            claims_and_contacts_are_moved(by_row).await;
+        }
+    }
+
+    async fn claims_and_contacts_are_moved(by_row: bool) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store.redb");
         {
@@ -1528,7 +1573,8 @@ mod tests {
             let txn = db.begin_write().unwrap();
             {
                 let mut claims = txn.open_table(CLAIMS_BY_NAME).unwrap();
-                let mut contacts = txn.open_table(CONTACTS_BY_ID).unwrap();
+                let mut by_id = txn.open_table(CONTACTS_BY_ID).unwrap();
+                let mut by_rows = txn.open_table(CONTACTS_BY_ROW).unwrap();
                 for (tenant, scope, row) in [("acme", "contacts", 2), ("globex", "campaign:c1", 3)]
                 {
                     let json = serde_json::to_vec(&contact("+14155552671", "Ann", "old")).unwrap();
@@ -1539,12 +1585,12 @@ mod tests {
                             (id.as_str(), "imp-old", row),
                         )
                         .unwrap();
-                    contacts
-                        .insert(
-                            (tenant, id.as_str()),
-                            (scope, "imp-old", row, json.as_slice()),
-                        )
-                        .unwrap();
+                    let value = (scope, "imp-old", row, json.as_slice());
+                    if by_row {
+                        by_rows.insert((tenant, "imp-old", row), value).unwrap();
+                    } else {
+                        by_id.insert((tenant, id.as_str()), value).unwrap();
+                    }
                 }
             }
             txn.commit().unwrap();
@@ -1586,10 +1632,15 @@ mod tests {
         drop(store);
         let db = Database::open(&path).unwrap();
         let txn = db.begin_read().unwrap();
+        let earlier = [
+            CLAIMS_BY_NAME.name(),
+            CONTACTS_BY_ID.name(),
+            CONTACTS_BY_ROW.name(),
+        ];
         assert!(txn
             .list_tables()
             .unwrap()
-            .all(|t| t.name() != "claims" && t.name() != "contacts"));
+            .all(|t| !earlier.contains(&t.name())));
     }
 
     /// Keyed by row, not by the contact id's string (where row 10 comes
