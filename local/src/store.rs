@@ -35,6 +35,7 @@ use std::sync::{Arc, Mutex, Once, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use contact_import_core::imports::{ChunkResult, ImportRecord, ImportStatus, ImportUpdate};
+use contact_import_core::phone::checked_e164_key;
 use contact_import_core::ports::{
     contact_cursor, contact_id_for, contact_id_parts, ChunkCommit, ContactFilter, ContactPage,
     ContactStore, ContactWrite, DoNotCallStore, ImportStore, PortError, PortResult, StoredContact,
@@ -55,11 +56,17 @@ const IMPORTS_BY_TIME: TableDefinition<(&str, &str, &str), ()> =
 /// (tenant, import id, chunk index) → the chunk result as JSON; its presence
 /// is what makes a chunk committed.
 const CHUNKS: TableDefinition<(&str, &str, u32), &[u8]> = TableDefinition::new("chunks");
-/// (scope number, E.164) → (import number, row) of the claim, which points
-/// to the contact `contact_id_for(import id, row)`. The key is the scope's
-/// number in 4 big-endian bytes, then the number's bytes: about 30 bytes a
-/// claim, so that the claims of a large import stay in the page cache.
-const CLAIMS: TableDefinition<&[u8], (u32, u64)> = TableDefinition::new("claims_by_number");
+/// (scope number, E.164), as [`claim_key`] makes it, → (import number, row)
+/// of the claim, which points to the contact `contact_id_for(import id,
+/// row)`. About 30 bytes a claim, so that the claims of a large import stay
+/// in the page cache, and a key of fixed width, which the tree compares
+/// without decoding it.
+const CLAIMS: TableDefinition<u128, (u32, u64)> = TableDefinition::new("claims_by_e164");
+/// Claims as stores before `claims_by_e164` kept them: the scope's number
+/// in 4 big-endian bytes, then the number's bytes. Opening such a store
+/// moves them.
+const CLAIMS_BY_BYTES: TableDefinition<&[u8], (u32, u64)> =
+    TableDefinition::new("claims_by_number");
 /// (tenant, scope) → the scope's number in claim keys.
 const SCOPE_NUMBERS: TableDefinition<(&str, &str), u32> = TableDefinition::new("scope_numbers");
 /// (tenant, import id) → the import's number in claims.
@@ -67,7 +74,7 @@ const IMPORT_NUMBERS: TableDefinition<(&str, &str), u32> = TableDefinition::new(
 /// Import number → import id.
 const IMPORT_IDS: TableDefinition<u32, &str> = TableDefinition::new("import_ids");
 /// Claims as stores before `claims_by_number` kept them: (tenant, scope,
-/// E.164) → (contact id, import id, row). Opening such a store moves them.
+/// E.164) → (contact id, import id, row). Opening such a store moves them too.
 const CLAIMS_BY_NAME: TableDefinition<(&str, &str, &str), (&str, &str, u64)> =
     TableDefinition::new("claims");
 /// (scope, import id, row, contact as JSON). The filter fields sit outside
@@ -297,6 +304,9 @@ impl RedbStore {
             if earlier.iter().any(|name| name == CLAIMS_BY_NAME.name()) {
                 move_claims_by_name(&txn)?;
             }
+            if earlier.iter().any(|name| name == CLAIMS_BY_BYTES.name()) {
+                move_claims_by_bytes(&txn)?;
+            }
             if earlier.iter().any(|name| name == CONTACTS_BY_ID.name()) {
                 move_contacts_by_id(&txn)?;
             }
@@ -400,29 +410,63 @@ fn contact_key(import_number: u32, row: u64) -> u128 {
     (u128::from(import_number) << 64) | u128::from(row)
 }
 
-/// The key of the claim on `phone` in the scope numbered `scope_number`.
-fn claim_key(key: &mut Vec<u8>, scope_number: u32, phone: &str) {
-    key.clear();
-    key.extend_from_slice(&scope_number.to_be_bytes());
-    key.extend_from_slice(phone.as_bytes());
+/// The key of the claim on the number [`checked_e164_key`] gives in the
+/// scope numbered `scope_number`.
+fn claim_key(scope_number: u32, number: u64) -> u128 {
+    (u128::from(scope_number) << 64) | u128::from(number)
 }
 
-/// Moves the claims of a store made before `claims_by_number` into it.
+/// The [`claim_key`] of a stored claim on `phone`, which this store wrote
+/// only for E.164 numbers.
+fn stored_claim_key(scope_number: u32, phone: &[u8]) -> Result<u128, Failure> {
+    std::str::from_utf8(phone)
+        .ok()
+        .and_then(checked_e164_key)
+        .map(|number| claim_key(scope_number, number))
+        .ok_or_else(|| {
+            Failure::Damaged("a claim is stored on a value that is not an E.164 number".into())
+        })
+}
+
+/// Moves the claims of a store made before `claims_by_number` into
+/// `claims_by_e164`.
 fn move_claims_by_name(txn: &WriteTransaction) -> Result<(), Failure> {
     {
         let by_name = txn.open_table(CLAIMS_BY_NAME)?;
         let mut claims = txn.open_table(CLAIMS)?;
-        let mut key = Vec::new();
         for entry in by_name.iter()? {
             let (name, claim) = entry?;
             let (tenant, scope, phone) = name.value();
             let (_, import_id, row) = claim.value();
             let (scope_number, import_number) = claim_numbers(txn, tenant, scope, import_id)?;
-            claim_key(&mut key, scope_number, phone);
-            claims.insert(key.as_slice(), (import_number, row))?;
+            claims.insert(
+                stored_claim_key(scope_number, phone.as_bytes())?,
+                (import_number, row),
+            )?;
         }
     }
     txn.delete_table(CLAIMS_BY_NAME)?;
+    Ok(())
+}
+
+/// Moves the claims of a store made before `claims_by_e164` into it.
+fn move_claims_by_bytes(txn: &WriteTransaction) -> Result<(), Failure> {
+    {
+        let by_bytes = txn.open_table(CLAIMS_BY_BYTES)?;
+        let mut claims = txn.open_table(CLAIMS)?;
+        for entry in by_bytes.iter()? {
+            let (key, claim) = entry?;
+            let key = key.value();
+            let scope_number = key
+                .first_chunk::<4>()
+                .map(|bytes| u32::from_be_bytes(*bytes))
+                .ok_or_else(|| {
+                    Failure::Damaged("a claim's key is shorter than a scope's number".into())
+                })?;
+            claims.insert(stored_claim_key(scope_number, &key[4..])?, claim.value())?;
+        }
+    }
+    txn.delete_table(CLAIMS_BY_BYTES)?;
     Ok(())
 }
 
@@ -476,8 +520,8 @@ struct Target {
 /// lock is taken: most rows are inserts, which need only the JSON.
 struct EncodedWrite {
     row: u64,
-    /// Where its number stands in the batch's [`Numbers::phones`].
-    phone: Range<usize>,
+    /// Its number, as [`checked_e164_key`] gives it.
+    number: u64,
     /// Where its JSON stands in the batch's [`Encoded::json`].
     json: Range<usize>,
     /// Only under `update`, to merge into a stored contact.
@@ -502,32 +546,32 @@ struct Premerged {
     merged: Vec<u8>,
 }
 
-/// A batch's rows and their numbers, the numbers in one buffer: one
-/// allocation for the batch instead of one per row.
+/// A batch's rows and their numbers, as [`checked_e164_key`] gives them.
 struct Numbers {
-    phones: String,
-    rows: Vec<(u64, Range<usize>)>,
+    rows: Vec<(u64, u64)>,
 }
 
 impl Numbers {
-    fn of(writes: &[ContactWrite]) -> Self {
-        let mut phones = String::with_capacity(writes.len() * 16);
+    /// Refuses a batch with a number that is not E.164, which the rules
+    /// never pass: claims are keyed by the number's digits.
+    fn of(writes: &[ContactWrite]) -> Result<Self, Failure> {
         let rows = writes
             .iter()
-            .map(|write| {
-                let start = phones.len();
-                phones.push_str(&write.contact.phone);
-                (write.row, start..phones.len())
+            .map(|write| match checked_e164_key(&write.contact.phone) {
+                Some(number) => Ok((write.row, number)),
+                None => Err(Failure::Refused(format!(
+                    "the number of row {} is not in E.164 form (a + and up to 15 digits)",
+                    write.row
+                ))),
             })
-            .collect();
-        Numbers { phones, rows }
+            .collect::<Result<_, _>>()?;
+        Ok(Numbers { rows })
     }
 }
 
 /// The contacts of a batch that the write transaction decides, their JSON
-/// in one buffer like their numbers.
+/// in one buffer: one allocation for the batch instead of one per row.
 struct Encoded {
-    numbers: Numbers,
     json: Vec<u8>,
     writes: Vec<EncodedWrite>,
 }
@@ -536,7 +580,7 @@ impl Encoded {
     /// The rows of `writes` that the snapshot's `claimed_elsewhere` leaves
     /// to the writer: under `skip`, those it did not decide.
     fn new(
-        numbers: Numbers,
+        numbers: &Numbers,
         writes: &[ContactWrite],
         claimed_elsewhere: &[Option<(u32, u64)>],
         mode: DuplicateMode,
@@ -548,12 +592,12 @@ impl Encoded {
             .zip(&numbers.rows)
             .zip(claimed_elsewhere)
             .filter(|(_, elsewhere)| !(elsewhere.is_some() && mode == DuplicateMode::Skip))
-            .map(|((write, (row, phone)), &claimed_elsewhere)| {
+            .map(|((write, &(row, number)), &claimed_elsewhere)| {
                 let start = json.len();
                 serde_json::to_writer(&mut json, &write.contact)?;
                 Ok(EncodedWrite {
-                    row: *row,
-                    phone: phone.clone(),
+                    row,
+                    number,
                     json: start..json.len(),
                     contact: (mode == DuplicateMode::Update).then(|| write.contact.clone()),
                     claimed_elsewhere,
@@ -561,11 +605,7 @@ impl Encoded {
                 })
             })
             .collect::<Result<_, Failure>>()?;
-        Ok(Encoded {
-            numbers,
-            json,
-            writes,
-        })
+        Ok(Encoded { json, writes })
     }
 }
 
@@ -622,11 +662,11 @@ fn claimed_elsewhere_in_snapshot(
         // An import that has no number yet has written no contact.
         None => Vec::new(),
     };
-    let mut key = Vec::new();
     let mut elsewhere = Vec::with_capacity(rows.len());
-    for (row, phone) in rows {
-        claim_key(&mut key, scope_number, &numbers.phones[phone.clone()]);
-        let claim = claims.get(key.as_slice())?.map(|guard| guard.value());
+    for (row, number) in rows {
+        let claim = claims
+            .get(claim_key(scope_number, *number))?
+            .map(|guard| guard.value());
         elsewhere.push(claim.filter(|_| own_contacts.binary_search(row).is_err()));
         if elsewhere.len() == PROBED_ROWS && elsewhere.iter().all(Option::is_none) {
             // Most likely new numbers, as in a first import: a lookup per
@@ -677,8 +717,8 @@ fn premerge(db: &Database, rows: &mut Encoded) -> Result<(), Failure> {
 
 /// Puts back the claim that a row replaced before it knew it may not hold it.
 fn put_back(
-    claims: &mut Table<&[u8], (u32, u64)>,
-    key: &[u8],
+    claims: &mut Table<u128, (u32, u64)>,
+    key: u128,
     claim: Option<(u32, u64)>,
 ) -> Result<(), Failure> {
     match claim {
@@ -709,18 +749,17 @@ fn write_batch(
     {
         let mut claims = txn.open_table(CLAIMS)?;
         let mut contacts = txn.open_table(CONTACTS)?;
-        let mut key = Vec::new();
         // Under skip and create most rows claim a new number: claiming first
         // looks the number up once, and a row that may not hold the claim
         // puts back the one it replaced.
         let claimed_first = target.mode != DuplicateMode::Update;
         for write in rows.writes {
-            claim_key(&mut key, scope_number, &rows.numbers.phones[write.phone]);
+            let key = claim_key(scope_number, write.number);
             let own_claim = (import_number, write.row);
             let claim = if claimed_first {
-                claims.insert(key.as_slice(), own_claim)?
+                claims.insert(key, own_claim)?
             } else {
-                claims.get(key.as_slice())?
+                claims.get(key)?
             }
             .map(|guard| guard.value());
             let own_key = contact_key(import_number, write.row);
@@ -745,17 +784,17 @@ fn write_batch(
                                 its_json.as_slice(),
                             );
                             contacts.insert(own_key, earlier)?;
-                            put_back(&mut claims, &key, claim)?;
+                            put_back(&mut claims, key, claim)?;
                         }
                         None if !claimed_first => {
-                            claims.insert(key.as_slice(), own_claim)?;
+                            claims.insert(key, own_claim)?;
                         }
                         None => {}
                     }
                     WriteOutcome::Inserted
                 }
                 _ if claimed_first => {
-                    put_back(&mut claims, &key, claim)?;
+                    put_back(&mut claims, key, claim)?;
                     if contacts.get(own_key)?.is_some() {
                         WriteOutcome::Inserted
                     } else {
@@ -836,7 +875,7 @@ impl ContactStore for RedbStore {
             scope: target.scope.to_owned(),
             mode: target.mode,
         });
-        let numbers = Numbers::of(rows);
+        let numbers = Numbers::of(rows).map_err(|e| e.port(&what))?;
         let (numbers, elsewhere) = if target.mode == DuplicateMode::Create {
             (numbers, vec![None; rows.len()])
         } else {
@@ -848,7 +887,7 @@ impl ContactStore for RedbStore {
             .await?
         };
         let mut encoded =
-            Encoded::new(numbers, rows, &elsewhere, target.mode).map_err(|e| e.port(&what))?;
+            Encoded::new(&numbers, rows, &elsewhere, target.mode).map_err(|e| e.port(&what))?;
         if target.mode == DuplicateMode::Update {
             encoded = self
                 .run(what.clone(), move |db| {
@@ -1418,14 +1457,15 @@ mod tests {
             scope: "contacts".to_owned(),
             mode: DuplicateMode::Update,
         };
-        let numbers = Numbers::of(&stale);
+        let numbers = Numbers::of(&stale).unwrap();
         let elsewhere = claimed_elsewhere_in_snapshot(&redb.db, &imp_b, &numbers).unwrap();
         assert_eq!(
             elsewhere,
             [Some((0, 1))],
             "imp-a, the first import numbered, holds row 1"
         );
-        let mut encoded = Encoded::new(numbers, &stale, &elsewhere, DuplicateMode::Update).unwrap();
+        let mut encoded =
+            Encoded::new(&numbers, &stale, &elsewhere, DuplicateMode::Update).unwrap();
         premerge(&redb.db, &mut encoded).unwrap();
         assert!(encoded.writes[0].premerged.is_some());
         redb.write_contacts(update("imp-c"), &later).await.unwrap();
@@ -1553,38 +1593,52 @@ mod tests {
         assert_eq!(indexes, (0..8).collect::<Vec<_>>());
     }
 
-    /// A store whose claims are keyed by name and contacts by contact id,
-    /// or by (tenant, import id, row), as before `claims_by_number` and
-    /// `contacts_by_number`: opening it moves them, its numbers stay claimed
-    /// and its contacts are found.
+    /// A store of each earlier layout: claims keyed by name, or by the
+    /// scope's number and the number's bytes, as before `claims_by_number`
+    /// and `claims_by_e164`; contacts keyed by contact id, or by (tenant,
+    /// import id, row), as before `contacts_by_row` and `contacts_by_number`.
+    /// Opening it moves them, its numbers stay claimed and its contacts are
+    /// found.
     #[tokio::test]
     async fn claims_and_contacts_of_an_earlier_store_are_moved_on_opening() {
-        // Contacts by contact id, then by (tenant, import id, row).
-        for by_row in [false, true] {
-            claims_and_contacts_are_moved(by_row).await;
+        for claims_by_bytes in [false, true] {
+            for contacts_by_row in [false, true] {
+                claims_and_contacts_are_moved(claims_by_bytes, contacts_by_row).await;
+            }
         }
     }
 
-    async fn claims_and_contacts_are_moved(by_row: bool) {
+    async fn claims_and_contacts_are_moved(claims_by_bytes: bool, by_row: bool) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store.redb");
         {
             let db = Database::create(&path).unwrap();
             let txn = db.begin_write().unwrap();
             {
-                let mut claims = txn.open_table(CLAIMS_BY_NAME).unwrap();
                 let mut by_id = txn.open_table(CONTACTS_BY_ID).unwrap();
                 let mut by_rows = txn.open_table(CONTACTS_BY_ROW).unwrap();
                 for (tenant, scope, row) in [("acme", "contacts", 2), ("globex", "campaign:c1", 3)]
                 {
                     let json = serde_json::to_vec(&contact("+14155552671", "Ann", "old")).unwrap();
                     let id = contact_id_for("imp-old", row);
-                    claims
-                        .insert(
-                            (tenant, scope, "+14155552671"),
-                            (id.as_str(), "imp-old", row),
-                        )
-                        .unwrap();
+                    if claims_by_bytes {
+                        let (scope_number, import_number) =
+                            claim_numbers(&txn, tenant, scope, "imp-old").unwrap();
+                        let mut key = scope_number.to_be_bytes().to_vec();
+                        key.extend_from_slice(b"+14155552671");
+                        txn.open_table(CLAIMS_BY_BYTES)
+                            .unwrap()
+                            .insert(key.as_slice(), (import_number, row))
+                            .unwrap();
+                    } else {
+                        txn.open_table(CLAIMS_BY_NAME)
+                            .unwrap()
+                            .insert(
+                                (tenant, scope, "+14155552671"),
+                                (id.as_str(), "imp-old", row),
+                            )
+                            .unwrap();
+                    }
                     let value = (scope, "imp-old", row, json.as_slice());
                     if by_row {
                         by_rows.insert((tenant, "imp-old", row), value).unwrap();
@@ -1634,6 +1688,7 @@ mod tests {
         let txn = db.begin_read().unwrap();
         let earlier = [
             CLAIMS_BY_NAME.name(),
+            CLAIMS_BY_BYTES.name(),
             CONTACTS_BY_ID.name(),
             CONTACTS_BY_ROW.name(),
         ];
@@ -1641,6 +1696,31 @@ mod tests {
             .list_tables()
             .unwrap()
             .all(|t| !earlier.contains(&t.name())));
+    }
+
+    /// Claims are keyed by a number's digits, so a value that is not E.164
+    /// (which the rules never pass) is refused, not keyed as another.
+    #[tokio::test]
+    async fn a_number_not_in_e164_form_is_refused_with_its_row() {
+        let (store, _dir) = fresh();
+        for phone in ["4155552671", "+04155552671", "+1 415 555 2671"] {
+            let rows = [ContactWrite {
+                row: 7,
+                contact: contact(phone, "Ann", "t"),
+            }];
+            let at = target("acme", "imp-a", "contacts", DuplicateMode::Skip);
+            let refused = store.write_contacts(at, &rows).await;
+            assert_eq!(
+                refused,
+                Err(PortError::Permanent(
+                    "the number of row 7 is not in E.164 form (a + and up to 15 digits)".into()
+                )),
+                "{phone}"
+            );
+        }
+        assert!(listed(&store, "acme", &ContactFilter::default())
+            .await
+            .is_empty());
     }
 
     /// Keyed by row, not by the contact id's string (where row 10 comes

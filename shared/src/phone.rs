@@ -181,6 +181,16 @@ pub fn e164_key(e164: &str) -> u64 {
         .fold(0u64, |acc, b| acc * 10 + u64::from(b - b'0'))
 }
 
+/// [`e164_key`] of a value that may not be E.164: none unless it is a `+`
+/// and 1 to 15 digits, the first not 0, so that no two values share a key.
+pub fn checked_e164_key(value: &str) -> Option<u64> {
+    let digits = value.strip_prefix('+')?;
+    let well_formed = (1..=15).contains(&digits.len())
+        && !digits.starts_with('0')
+        && digits.bytes().all(|b| b.is_ascii_digit());
+    well_formed.then(|| e164_key(value))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,6 +306,26 @@ mod tests {
     fn e164_keys_are_distinct_integers() {
         assert_eq!(e164_key("+14155552671"), 14_155_552_671);
         assert_ne!(e164_key("+390612345678"), e164_key("+39612345678"));
+    }
+
+    #[test]
+    fn only_e164_numbers_have_a_checked_key() {
+        assert_eq!(checked_e164_key("+14155552671"), Some(14_155_552_671));
+        assert_eq!(
+            checked_e164_key("+999999999999999"),
+            Some(999_999_999_999_999)
+        );
+        for not_e164 in [
+            "14155552671",
+            "+",
+            "+0412345678",
+            "+1 415 555 2671",
+            "+1415555267a",
+            "+1234567890123456",
+            "++14155552671",
+        ] {
+            assert_eq!(checked_e164_key(not_e164), None, "{not_e164}");
+        }
     }
 
     /// For every region of the North American plan as the default, the

@@ -88,7 +88,8 @@ pub trait MessageQueue: Send + Sync {
     ) -> impl Future<Output = PortResult<()>> + Send;
 }
 
-/// One accepted row for the store to decide about.
+/// One accepted row for the store to decide about. Its contact's phone is
+/// E.164, as the rules make it; a store may refuse a batch with another.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContactWrite {
     pub row: u64,
