@@ -40,6 +40,13 @@ fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i % 251) as u8).collect()
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn parts_are_joined_in_order_through_a_multipart_upload() {
+    let clients = common::clients().await;
+    let objects = bucket(&clients).await;
+    contact_import_core::contract::objects_join_parts_in_order(std::sync::Arc::new(objects)).await;
+}
+
 #[tokio::test]
 async fn small_objects_round_trip_and_absent_ones_are_none() {
     let clients = common::clients().await;

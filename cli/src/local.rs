@@ -3,7 +3,6 @@
 
 use std::fs;
 use std::future::Future;
-use std::io::BufReader;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -127,12 +126,12 @@ impl Backend for Local {
         self.objects.put(&keys::spec_sidecar(key), sidecar).await?;
         let objects = Arc::clone(&self.objects);
         let upload_key = key.to_owned();
-        // A copy, streamed: the file is never held in memory.
-        let info = tokio::task::spawn_blocking(move || {
-            objects.upload(&upload_key, BufReader::with_capacity(1 << 16, body), None)
-        })
-        .await
-        .map_err(|e| Failure::Internal(e.into()))??;
+        // A copy, file to file, which the kernel makes without the bytes
+        // passing through this process (docs/decisions.md).
+        let info =
+            tokio::task::spawn_blocking(move || objects.upload(&upload_key, body.as_file(), None))
+                .await
+                .map_err(|e| Failure::Internal(e.into()))??;
         let import_id = import_id_for(BUCKET, key, &info.version);
         progress.stage("scanning");
         let upload = Upload {

@@ -1,5 +1,6 @@
 //! The store contract: one suite that every store adapter must pass, so the
-//! embedded store and DynamoDB cannot drift apart.
+//! embedded store and DynamoDB cannot drift apart; and the object stores'
+//! joined write, which each adapter's tests run.
 //!
 //! An adapter crate runs it with
 //! `contact_import_core::store_contract_tests!(async { make_store().await });`
@@ -10,13 +11,14 @@
 //! cleaning between cases.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use serde_json::json;
 
 use crate::contact::Contact;
 use crate::imports::{ChunkResult, ImportRecord, ImportStatus, ImportUpdate};
 use crate::outcome::{ErrorCode, Tally, WriteOutcome};
-use crate::ports::{contact_id_for, ContactFilter, ContactWrite, Store, WriteTarget};
+use crate::ports::{contact_id_for, ContactFilter, ContactWrite, ObjectStore, Store, WriteTarget};
 use crate::spec::{DuplicateMode, ImportSpec};
 
 /// Generates one `#[tokio::test]` per contract case for a store factory.
@@ -792,4 +794,50 @@ pub async fn imports_list_newest_first<S: Store>(store: &S) {
         .collect();
     assert_eq!(listed, ["imp-c", "imp-b", "imp-a"]);
     assert_eq!(store.list_imports(&tenant, 2).await.unwrap().len(), 2);
+}
+
+/// Object stores' one composite write: `put_joined` writes the head and
+/// then each part in order, however long, and a missing part leaves no
+/// object behind. Takes the store in an `Arc`, as the finalizer holds it;
+/// call from a multi-threaded runtime, as the default reads parts there.
+pub async fn objects_join_parts_in_order<O: ObjectStore + 'static>(objects: Arc<O>) {
+    let prefix = unique("work/t");
+    // Larger than a read buffer and than the default write part, so that
+    // a part is copied in more than one piece.
+    let long: Vec<u8> = (0..6 * 1024 * 1024 + 7).map(|i| (i % 251) as u8).collect();
+    let parts = [b"a,1\n".to_vec(), long, b"b,2\n".to_vec()];
+    let mut keys = Vec::new();
+    for (index, body) in parts.iter().enumerate() {
+        let key = format!("{prefix}/parts/{index:06}.csv");
+        objects.put(&key, body.clone()).await.unwrap();
+        keys.push(key);
+    }
+    let target = format!("{prefix}/errors.csv");
+    let joined = {
+        let (objects, target, keys) = (Arc::clone(&objects), target.clone(), keys.clone());
+        tokio::task::spawn_blocking(move || objects.put_joined(&target, b"head\n".to_vec(), keys))
+            .await
+            .unwrap()
+    };
+    let expected: Vec<u8> = std::iter::once(&b"head\n"[..])
+        .chain(parts.iter().map(Vec::as_slice))
+        .flatten()
+        .copied()
+        .collect();
+    assert_eq!(joined, Ok(expected.len() as u64));
+    assert!(
+        objects.get(&target).await.unwrap() == Some(expected),
+        "the joined bytes"
+    );
+
+    let broken = format!("{prefix}/broken.csv");
+    let missing = vec![keys[0].clone(), format!("{prefix}/parts/none.csv")];
+    let refused = {
+        let (objects, broken) = (Arc::clone(&objects), broken.clone());
+        tokio::task::spawn_blocking(move || objects.put_joined(&broken, Vec::new(), missing))
+            .await
+            .unwrap()
+    };
+    assert!(refused.is_err(), "a missing part: {refused:?}");
+    assert_eq!(objects.get(&broken).await.unwrap(), None);
 }

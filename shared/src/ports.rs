@@ -5,9 +5,12 @@
 //! contract suite in [`crate::contract`] holds all of them to the semantics
 //! written here. No AWS type appears in these signatures.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::future::Future;
-use std::io::Read;
+use std::io::{self, Cursor, Read};
+use std::sync::Arc;
+
+use tokio::runtime::Handle;
 
 use serde::{Deserialize, Serialize};
 
@@ -68,6 +71,58 @@ pub trait ObjectStore: Send + Sync {
     /// Writes an object from a blocking reader of unknown length, in parts
     /// when it is large; returns its size. Call from a blocking thread.
     fn put_from_reader(&self, key: &str, body: Box<dyn Read + Send>) -> PortResult<u64>;
+
+    /// Writes an object of `head` followed by the objects `parts` in order,
+    /// as one report is made of its chunks' parts; returns its size. Call
+    /// from a blocking thread. By default the parts are read and written
+    /// again; a store that can join them itself does so.
+    fn put_joined(self: Arc<Self>, key: &str, head: Vec<u8>, parts: Vec<String>) -> PortResult<u64>
+    where
+        Self: Sized + 'static,
+    {
+        let handle = Handle::try_current().map_err(|_| {
+            PortError::Permanent(format!(
+                "writing {key} needs a tokio runtime: call put_joined from spawn_blocking"
+            ))
+        })?;
+        let body = Cursor::new(head).chain(Parts {
+            objects: Arc::clone(&self),
+            keys: parts.into(),
+            current: None,
+            handle,
+        });
+        self.put_from_reader(key, Box::new(body))
+    }
+}
+
+/// Reads objects one after another, opening each only when needed.
+struct Parts<O> {
+    objects: Arc<O>,
+    keys: VecDeque<String>,
+    current: Option<Box<dyn Read + Send>>,
+    handle: Handle,
+}
+
+impl<O: ObjectStore> Read for Parts<O> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if let Some(part) = self.current.as_mut() {
+                let n = part.read(buf)?;
+                if n > 0 {
+                    return Ok(n);
+                }
+                self.current = None;
+            }
+            let Some(key) = self.keys.pop_front() else {
+                return Ok(0);
+            };
+            let part = self
+                .handle
+                .block_on(self.objects.reader(&key))
+                .map_err(io::Error::other)?;
+            self.current = Some(part);
+        }
+    }
 }
 
 /// The two queues of the pipeline.
@@ -272,6 +327,13 @@ impl<T: ImportStore + ContactStore + DoNotCallStore> Store for T {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The default join, which the in-memory store keeps.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_default_join_writes_the_head_and_then_each_part() {
+        let objects = Arc::new(crate::memory::MemoryObjects::default());
+        crate::contract::objects_join_parts_in_order(objects).await;
+    }
 
     #[test]
     fn a_contact_id_gives_back_its_import_and_row() {

@@ -1,12 +1,9 @@
 //! The finalizer: the report and summary of an import, and its final status.
 //! Also the end of the road for chunks that kept failing.
 
-use std::collections::VecDeque;
-use std::io::{self, Cursor, Read};
 use std::sync::Arc;
 
 use serde::Serialize;
-use tokio::runtime::Handle;
 use tracing::{info, info_span, warn, Instrument};
 
 use super::importer::report_lines;
@@ -85,7 +82,7 @@ where
         record: &ImportRecord,
         chunks: &[ChunkResult],
     ) -> Result<Option<String>, PipelineError> {
-        let parts: VecDeque<String> = chunks
+        let parts: Vec<String> = chunks
             .iter()
             .filter_map(|c| c.report_part.clone())
             .collect();
@@ -113,18 +110,9 @@ where
         let key = keys::report(&record.tenant, &record.import_id);
         let objects = Arc::clone(&self.objects);
         let target = key.clone();
-        let handle = Handle::current();
-        tokio::task::spawn_blocking(move || {
-            let body = Cursor::new(header).chain(Parts {
-                objects: Arc::clone(&objects),
-                keys: parts,
-                current: None,
-                handle,
-            });
-            objects.put_from_reader(&target, Box::new(body))
-        })
-        .await
-        .map_err(|e| PipelineError::Invalid(format!("joining the report stopped: {e}")))??;
+        tokio::task::spawn_blocking(move || objects.put_joined(&target, header, parts))
+            .await
+            .map_err(|e| PipelineError::Invalid(format!("joining the report stopped: {e}")))??;
         Ok(Some(key))
     }
 
@@ -230,36 +218,6 @@ where
             rejected
         } else {
             numbered()
-        }
-    }
-}
-
-/// Reads report parts one after another, opening each only when needed.
-struct Parts<O> {
-    objects: Arc<O>,
-    keys: VecDeque<String>,
-    current: Option<Box<dyn Read + Send>>,
-    handle: Handle,
-}
-
-impl<O: ObjectStore> Read for Parts<O> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            if let Some(part) = self.current.as_mut() {
-                let n = part.read(buf)?;
-                if n > 0 {
-                    return Ok(n);
-                }
-                self.current = None;
-            }
-            let Some(key) = self.keys.pop_front() else {
-                return Ok(0);
-            };
-            let part = self
-                .handle
-                .block_on(self.objects.reader(&key))
-                .map_err(io::Error::other)?;
-            self.current = Some(part);
         }
     }
 }
