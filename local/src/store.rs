@@ -522,7 +522,8 @@ struct EncodedWrite {
     row: u64,
     /// Its number, as [`checked_e164_key`] gives it.
     number: u64,
-    /// Where its JSON stands in the batch's [`Encoded::json`].
+    /// Where its JSON stands in the batch's [`Encoded::json`]: empty for an
+    /// `update` row claimed elsewhere, which is not encoded.
     json: Range<usize>,
     /// Only under `update`, to merge into a stored contact.
     contact: Option<Contact>,
@@ -594,7 +595,11 @@ impl Encoded {
             .filter(|(_, elsewhere)| !(elsewhere.is_some() && mode == DuplicateMode::Skip))
             .map(|((write, &(row, number)), &claimed_elsewhere)| {
                 let start = json.len();
-                serde_json::to_writer(&mut json, &write.contact)?;
+                // An `update` row claimed elsewhere never stores its own
+                // contact (claims are never removed), only its merge.
+                if claimed_elsewhere.is_none() {
+                    serde_json::to_writer(&mut json, &write.contact)?;
+                }
                 Ok(EncodedWrite {
                     row,
                     number,
@@ -766,8 +771,16 @@ fn write_batch(
             let outcome = match (target.mode, claim, write.contact) {
                 // Claimed by this row: an earlier delivery wrote it.
                 (_, Some(claimed), _) if claimed == own_claim => WriteOutcome::Inserted,
-                (DuplicateMode::Create, _, _) | (_, None, _) => {
-                    let own = (scope, import_id, write.row, &rows.json[write.json]);
+                (DuplicateMode::Create, _, newer) | (_, None, newer) => {
+                    let own_json: Cow<[u8]> = match &newer {
+                        // Not encoded, as claimed elsewhere: should its claim
+                        // be gone, which no write does, it is encoded now.
+                        Some(contact) if write.json.is_empty() => {
+                            serde_json::to_vec(contact)?.into()
+                        }
+                        _ => rows.json[write.json].into(),
+                    };
+                    let own = (scope, import_id, write.row, &*own_json);
                     // Inserting first looks the row's own contact up once.
                     let earlier = contacts.insert(own_key, own)?.map(|guard| {
                         let (scope, import_id, row, json) = guard.value();
@@ -1485,6 +1498,35 @@ mod tests {
         let stored = listed(&redb, "t1", &all).await;
         assert_eq!(stored, listed(&memory, "t1", &all).await);
         assert_eq!(stored[0].contact.tags, ["a", "c", "b"]);
+    }
+
+    /// An `update` row found claimed elsewhere is not encoded up front. Were
+    /// its number unclaimed by the time it is written (no write removes a
+    /// claim, but a store may be damaged), it still stores its whole contact.
+    #[tokio::test]
+    async fn an_update_row_not_encoded_up_front_is_encoded_if_it_inserts() {
+        let (redb, _dir) = fresh();
+        let rows = [ContactWrite {
+            row: 4,
+            contact: contact("+14155550004", "Dee", "d"),
+        }];
+        let at = Target {
+            tenant: "t1".to_owned(),
+            import_id: "imp-a".to_owned(),
+            scope: "contacts".to_owned(),
+            mode: DuplicateMode::Update,
+        };
+        let numbers = Numbers::of(&rows).unwrap();
+        let encoded =
+            Encoded::new(&numbers, &rows, &[Some((7, 9))], DuplicateMode::Update).unwrap();
+        assert!(encoded.writes[0].json.is_empty(), "not encoded");
+        assert_eq!(
+            write_batch(&redb.db, &at, encoded).unwrap(),
+            [WriteOutcome::Inserted]
+        );
+        let stored = listed(&redb, "t1", &ContactFilter::default()).await;
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].contact, rows[0].contact);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
