@@ -5,10 +5,10 @@
 //! each element with its length and compares tuples element by element, so no
 //! value a file or a user supplies can reach into another tenant's keys, as a
 //! separator inside a concatenated string could. Claims and contacts are
-//! the exceptions, for size and speed: a claim's key starts with the number
-//! of its (tenant, scope) pair, in a fixed 4 bytes, so that the phone's
-//! bytes after it cannot reach another pair's claims either; a contact's
-//! key is the number of its (tenant, import) pair and its row, in 16.
+//! the exceptions, for size and speed: their keys are a [`numbered_key`],
+//! the number of a (tenant, scope) or (tenant, import) pair in the high 64
+//! bits and the phone's digits or the row in the low 64, so that no value
+//! can reach another pair's keys either.
 //!
 //! Each call is one write transaction: redb runs one at a time, which is
 //! what makes a claim, a chunk commit or a status change conditional when
@@ -56,7 +56,7 @@ const IMPORTS_BY_TIME: TableDefinition<(&str, &str, &str), ()> =
 /// (tenant, import id, chunk index) → the chunk result as JSON; its presence
 /// is what makes a chunk committed.
 const CHUNKS: TableDefinition<(&str, &str, u32), &[u8]> = TableDefinition::new("chunks");
-/// (scope number, E.164), as [`claim_key`] makes it, → (import number, row)
+/// (scope number, E.164), as [`numbered_key`] makes it, → (import number, row)
 /// of the claim, which points to the contact `contact_id_for(import id,
 /// row)`. About 30 bytes a claim, so that the claims of a large import stay
 /// in the page cache, and a key of fixed width, which the tree compares
@@ -80,7 +80,7 @@ const CLAIMS_BY_NAME: TableDefinition<(&str, &str, &str), (&str, &str, u64)> =
 /// (scope, import id, row, contact as JSON). The filter fields sit outside
 /// the JSON, so a filtered listing decodes only the contacts it returns.
 type ContactValue = (&'static str, &'static str, u64, &'static [u8]);
-/// (import number, row), as [`contact_key`] makes it, → the contact
+/// (import number, row), as [`numbered_key`] makes it, → the contact
 /// `contact_id_for(import id, row)`. A number of `import_numbers` names one
 /// import of one tenant, so no tenant reaches another's contacts. A new
 /// contact's key follows the one its import wrote before, so that writing
@@ -405,24 +405,20 @@ fn import_number(txn: &WriteTransaction, tenant: &str, import_id: &str) -> Resul
     Ok(number)
 }
 
-/// The key of the contact of row `row` of the import numbered `import_number`.
-fn contact_key(import_number: u32, row: u64) -> u128 {
-    (u128::from(import_number) << 64) | u128::from(row)
+/// A key of claims (a scope's number, a phone's digits) or contacts (an
+/// import's number, a row): fixed-width, which the tree compares without
+/// decoding, and ordered by the number first.
+fn numbered_key(number: u32, low: u64) -> u128 {
+    (u128::from(number) << 64) | u128::from(low)
 }
 
-/// The key of the claim on the number [`checked_e164_key`] gives in the
-/// scope numbered `scope_number`.
-fn claim_key(scope_number: u32, number: u64) -> u128 {
-    (u128::from(scope_number) << 64) | u128::from(number)
-}
-
-/// The [`claim_key`] of a stored claim on `phone`, which this store wrote
+/// The [`numbered_key`] of a stored claim on `phone`, which this store wrote
 /// only for E.164 numbers.
 fn stored_claim_key(scope_number: u32, phone: &[u8]) -> Result<u128, Failure> {
     std::str::from_utf8(phone)
         .ok()
         .and_then(checked_e164_key)
-        .map(|number| claim_key(scope_number, number))
+        .map(|number| numbered_key(scope_number, number))
         .ok_or_else(|| {
             Failure::Damaged("a claim is stored on a value that is not an E.164 number".into())
         })
@@ -484,7 +480,7 @@ fn move_contacts_by_id(txn: &WriteTransaction) -> Result<(), Failure> {
                     "a contact is stored under `{contact_id}`, not a contact id"
                 ))
             })?;
-            let key = contact_key(import_number(txn, tenant, import_id)?, row);
+            let key = numbered_key(import_number(txn, tenant, import_id)?, row);
             contacts.insert(key, value.value())?;
         }
     }
@@ -500,7 +496,7 @@ fn move_contacts_by_row(txn: &WriteTransaction) -> Result<(), Failure> {
         for entry in by_row.iter()? {
             let (key, value) = entry?;
             let (tenant, import_id, row) = key.value();
-            let key = contact_key(import_number(txn, tenant, import_id)?, row);
+            let key = numbered_key(import_number(txn, tenant, import_id)?, row);
             contacts.insert(key, value.value())?;
         }
     }
@@ -660,7 +656,7 @@ fn claimed_elsewhere_in_snapshot(
     let own_contacts = match txn.open_table(IMPORT_NUMBERS)?.get((tenant, import_id))? {
         Some(number) => txn
             .open_table(CONTACTS)?
-            .range(contact_key(number.value(), first)..=contact_key(number.value(), last))?
+            .range(numbered_key(number.value(), first)..=numbered_key(number.value(), last))?
             // The low 64 bits of a contact's key are its row.
             .map(|entry| entry.map(|(key, _)| key.value() as u64))
             .collect::<Result<Vec<u64>, _>>()?,
@@ -670,7 +666,7 @@ fn claimed_elsewhere_in_snapshot(
     let mut elsewhere = Vec::with_capacity(rows.len());
     for (row, number) in rows {
         let claim = claims
-            .get(claim_key(scope_number, *number))?
+            .get(numbered_key(scope_number, *number))?
             .map(|guard| guard.value());
         elsewhere.push(claim.filter(|_| own_contacts.binary_search(row).is_err()));
         if elsewhere.len() == PROBED_ROWS && elsewhere.iter().all(Option::is_none) {
@@ -703,7 +699,7 @@ fn premerge(db: &Database, rows: &mut Encoded) -> Result<(), Failure> {
         else {
             continue;
         };
-        let Some(stored) = contacts.get(contact_key(import, row))? else {
+        let Some(stored) = contacts.get(numbered_key(import, row))? else {
             continue;
         };
         let (scope, import_id, row, json) = stored.value();
@@ -759,7 +755,7 @@ fn write_batch(
         // puts back the one it replaced.
         let claimed_first = target.mode != DuplicateMode::Update;
         for write in rows.writes {
-            let key = claim_key(scope_number, write.number);
+            let key = numbered_key(scope_number, write.number);
             let own_claim = (import_number, write.row);
             let claim = if claimed_first {
                 claims.insert(key, own_claim)?
@@ -767,7 +763,7 @@ fn write_batch(
                 claims.get(key)?
             }
             .map(|guard| guard.value());
-            let own_key = contact_key(import_number, write.row);
+            let own_key = numbered_key(import_number, write.row);
             let outcome = match (target.mode, claim, write.contact) {
                 // Claimed by this row: an earlier delivery wrote it.
                 (_, Some(claimed), _) if claimed == own_claim => WriteOutcome::Inserted,
@@ -822,7 +818,7 @@ fn write_batch(
                     let still_claimed =
                         write.claimed_elsewhere == Some((claimed_import, claimed_row));
                     let premerged = write.premerged.filter(|_| still_claimed);
-                    let key = contact_key(claimed_import, claimed_row);
+                    let key = numbered_key(claimed_import, claimed_row);
                     // The snapshot's merge stands if the contact is as it read it.
                     let unchanged = match &premerged {
                         Some(p) => contacts.get(key)?.is_some_and(|guard| {
@@ -969,7 +965,7 @@ impl ContactStore for RedbStore {
                     },
                     _ => 0,
                 };
-                let rows = contact_key(number, first_row)..=contact_key(number, u64::MAX);
+                let rows = numbered_key(number, first_row)..=numbered_key(number, u64::MAX);
                 for entry in table.range(rows)? {
                     let (key, value) = entry?;
                     // The low 64 bits of a contact's key are its row.
