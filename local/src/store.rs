@@ -584,29 +584,33 @@ impl Encoded {
     ) -> Result<Self, Failure> {
         // About the JSON of a contact with a name, an email and a few fields.
         let mut json = Vec::with_capacity(writes.len() * 320);
-        let writes = writes
-            .iter()
-            .zip(&numbers.rows)
-            .zip(claimed_elsewhere)
-            .filter(|(_, elsewhere)| !(elsewhere.is_some() && mode == DuplicateMode::Skip))
-            .map(|((write, &(row, number)), &claimed_elsewhere)| {
-                let start = json.len();
-                // An `update` row claimed elsewhere never stores its own
-                // contact (claims are never removed), only its merge.
-                if claimed_elsewhere.is_none() {
-                    serde_json::to_writer(&mut json, &write.contact)?;
-                }
-                Ok(EncodedWrite {
-                    row,
-                    number,
-                    json: start..json.len(),
-                    contact: (mode == DuplicateMode::Update).then(|| write.contact.clone()),
-                    claimed_elsewhere,
-                    premerged: None,
-                })
-            })
-            .collect::<Result<_, Failure>>()?;
-        Ok(Encoded { json, writes })
+        // Sized once: grown from empty, a chunk's writes were copied about a
+        // dozen times (3 MB each at 5,000 rows).
+        let mut encoded = Vec::with_capacity(writes.len());
+        let rows = writes.iter().zip(&numbers.rows).zip(claimed_elsewhere);
+        for ((write, &(row, number)), &claimed_elsewhere) in rows {
+            if claimed_elsewhere.is_some() && mode == DuplicateMode::Skip {
+                continue;
+            }
+            let start = json.len();
+            // An `update` row claimed elsewhere never stores its own
+            // contact (claims are never removed), only its merge.
+            if claimed_elsewhere.is_none() {
+                serde_json::to_writer(&mut json, &write.contact)?;
+            }
+            encoded.push(EncodedWrite {
+                row,
+                number,
+                json: start..json.len(),
+                contact: (mode == DuplicateMode::Update).then(|| write.contact.clone()),
+                claimed_elsewhere,
+                premerged: None,
+            });
+        }
+        Ok(Encoded {
+            json,
+            writes: encoded,
+        })
     }
 }
 
