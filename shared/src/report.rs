@@ -136,11 +136,7 @@ impl<W: Write> ReportWriter<W> {
             rejection.message.as_str(),
             &rejection.guidance,
         ];
-        self.write_cells(
-            fixed
-                .into_iter()
-                .chain(rejection.values.iter().map(String::as_str)),
-        )?;
+        self.write_cells(fixed.into_iter().chain(rejection.values.iter()))?;
         self.rows += 1;
         Ok(())
     }
@@ -228,7 +224,7 @@ mod tests {
                 column: Some("phone".into()),
                 message: "bad".into(),
                 guidance: "fix it".into(),
-                values: vec!["+1 555".into(), "=cmd|' /C calc'!A0".into(), "extra".into()],
+                values: csv::StringRecord::from(vec!["+1 555", "=cmd|' /C calc'!A0", "extra"]),
             })
             .unwrap();
         assert_eq!(report.rows(), 1);

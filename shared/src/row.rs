@@ -276,20 +276,27 @@ impl RowValidator {
     }
 
     fn reject(&self, row: u64, record: &StringRecord, broken: Broken) -> Rejection {
-        let mut values: Vec<String> = self
-            .plan
-            .index()
-            .source_columns
-            .iter()
-            .map(|&i| self.as_written(record, i).to_owned())
-            .collect();
-        // Values beyond the header are kept, so that nothing of the row is lost.
-        values.extend(
-            record
-                .iter()
-                .skip(self.plan.columns().len())
-                .map(str::to_owned),
-        );
+        let columns = self.plan.columns().len();
+        let source_columns = &self.plan.index().source_columns;
+        let values = if !self.plan.is_report_input() && source_columns.len() == columns {
+            // The row as read, padded to the header: what the loop below
+            // makes of a file that is not a report, copied in one go.
+            let mut values = record.clone();
+            for _ in values.len()..columns {
+                values.push_field("");
+            }
+            values
+        } else {
+            let mut values = StringRecord::with_capacity(record.as_slice().len(), record.len());
+            for &i in source_columns {
+                values.push_field(self.as_written(record, i));
+            }
+            // Values beyond the header are kept, so that nothing of the row is lost.
+            for value in record.iter().skip(columns) {
+                values.push_field(value);
+            }
+            values
+        };
         Rejection {
             row,
             code: broken.code,

@@ -446,7 +446,7 @@ fn vcards_of_each_version_import_with_every_number_and_the_card_in_the_report() 
     // The report line of a card without a number says where the card is
     // and shows it, so that the user can find and fix it.
     let nobody = v21.rejection(4);
-    let shown = nobody.values.join("\n");
+    let shown = nobody.values.iter().collect::<Vec<_>>().join("\n");
     assert!(shown.contains("card 3, lines 25-"), "{shown}");
     assert!(shown.contains("FN:Nora Nobody"), "{shown}");
     assert!(

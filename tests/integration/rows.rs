@@ -46,8 +46,8 @@ fn assert_spreadsheet_rows(name: &str) {
     );
     assert_eq!(import.contact(5).first_name.as_deref(), Some("Cid"));
     assert_eq!(import.contact(7).first_name.as_deref(), Some("Eve"));
-    assert_eq!(import.rejection(3).values[1], "Bob Stone");
-    assert_eq!(import.rejection(6).values[1], "Dee Park");
+    assert_eq!(&import.rejection(3).values[1], "Bob Stone");
+    assert_eq!(&import.rejection(6).values[1], "Dee Park");
 
     let report = read_csv(&import.report());
     let rows: Vec<&str> = report.rows.iter().map(|line| line[0].as_str()).collect();

@@ -186,7 +186,7 @@ where
                     column: None,
                     message: MESSAGE.to_owned(),
                     guidance: GUIDANCE.into(),
-                    values: vec![String::new(); width],
+                    values: StringRecord::from(vec![""; width]),
                 })
                 .collect()
         };
