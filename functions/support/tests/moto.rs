@@ -1,5 +1,5 @@
 //! The whole pipeline on real S3, SQS and DynamoDB APIs served by moto:
-//! a 5,000-row upload in five chunks goes through the handlers, with every
+//! a 2,500-row upload in five chunks goes through the handlers, with every
 //! message taken from the real queues, and ends in stored contacts, exact
 //! counters and a report checked line by line against one reading of the
 //! whole file. A second test imports 4,000 rows in four chunks through
@@ -31,8 +31,8 @@ use contact_import_lambda::{
 mod common;
 use common::{fixture, sqs_event};
 
-const ROWS: u64 = 5_000;
-const CHUNK_ROWS: u64 = 1_000;
+const ROWS: u64 = 2_500;
+const CHUNK_ROWS: u64 = 500;
 const KEY: &str = "uploads/acme/big list.csv";
 const ENCODED_KEY: &str = "uploads/acme/big+list.csv";
 
@@ -402,6 +402,7 @@ const MODEL_REQUESTS: [(&str, u64); 10] = [
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_import_makes_the_requests_the_cost_model_gives() {
     const ROWS: u64 = 4_000;
+    const CHUNK_ROWS: u64 = 1_000;
     let stack = stack().await;
     let requests = Requests::default();
     let pipeline = counted(&stack, CHUNK_ROWS, &requests).await;
