@@ -512,6 +512,17 @@ struct Target {
     mode: DuplicateMode,
 }
 
+impl From<WriteTarget<'_>> for Target {
+    fn from(target: WriteTarget<'_>) -> Self {
+        Self {
+            tenant: target.tenant.to_owned(),
+            import_id: target.import_id.to_owned(),
+            scope: target.scope.to_owned(),
+            mode: target.mode,
+        }
+    }
+}
+
 /// A contact as the write transaction needs it, made before the write
 /// lock is taken: most rows are inserts, which need only the JSON.
 struct EncodedWrite {
@@ -882,12 +893,7 @@ impl ContactStore for RedbStore {
             target.scope,
             target.tenant
         );
-        let target = Arc::new(Target {
-            tenant: target.tenant.to_owned(),
-            import_id: target.import_id.to_owned(),
-            scope: target.scope.to_owned(),
-            mode: target.mode,
-        });
+        let target = Arc::new(Target::from(target));
         let numbers = Numbers::of(rows).map_err(|e| e.port(&what))?;
         let (numbers, elsewhere) = if target.mode == DuplicateMode::Create {
             (numbers, vec![None; rows.len()])
@@ -1464,12 +1470,7 @@ mod tests {
         redb.write_contacts(skip, &first).await.unwrap();
         memory.write_contacts(skip, &first).await.unwrap();
         // imp-b's batch is read and merged, then imp-c updates the contact.
-        let imp_b = Target {
-            tenant: "t1".to_owned(),
-            import_id: "imp-b".to_owned(),
-            scope: "contacts".to_owned(),
-            mode: DuplicateMode::Update,
-        };
+        let imp_b = Target::from(update("imp-b"));
         let numbers = Numbers::of(&stale).unwrap();
         let elsewhere = claimed_elsewhere_in_snapshot(&redb.db, &imp_b, &numbers).unwrap();
         assert_eq!(
@@ -1510,12 +1511,7 @@ mod tests {
             row: 4,
             contact: contact("+14155550004", "Dee", "d"),
         }];
-        let at = Target {
-            tenant: "t1".to_owned(),
-            import_id: "imp-a".to_owned(),
-            scope: "contacts".to_owned(),
-            mode: DuplicateMode::Update,
-        };
+        let at = Target::from(target("t1", "imp-a", "contacts", DuplicateMode::Update));
         let numbers = Numbers::of(&rows).unwrap();
         let encoded =
             Encoded::new(&numbers, &rows, &[Some((7, 9))], DuplicateMode::Update).unwrap();
