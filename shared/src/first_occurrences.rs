@@ -275,7 +275,13 @@ mod tests {
         let numbers = 400_000;
         let mut first = FirstOccurrences::with_capacity(numbers);
         let slots = first.slots.len();
-        let row_of = |i: u64| if i % 1_000 == 0 { 1 << 40 } else { i + 2 };
+        let row_of = |i: u64| {
+            if i.is_multiple_of(1_000) {
+                1 << 40
+            } else {
+                i + 2
+            }
+        };
         let key_of = |i: u64| 442_079_460_000 + i * 7;
         for i in 0..numbers {
             assert_eq!(first.earlier_row(key_of(i), row_of(i)), None);
