@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use common::{keys, line, phones, words, Dir, SUMMARY_FIELDS};
+use common::{
+    keys, line, parts_written, phones, wait_for_parts_beyond, words, Dir, SUMMARY_FIELDS,
+};
 
 /// Five rows: three import, one has an invalid phone, one repeats Ann.
 const SMALL: &str = "\
@@ -709,7 +711,6 @@ fn assert_stopped(dir: &Dir) {
 #[test]
 fn an_import_stopped_part_way_resumes_to_what_an_uninterrupted_one_gives() {
     use std::io::Read;
-    use std::time::Duration;
 
     let dir = Dir::new();
     dir.run_exactly(&["generate", "--rows", "30000", "big.csv"])
@@ -727,7 +728,7 @@ fn an_import_stopped_part_way_resumes_to_what_an_uninterrupted_one_gives() {
             "data",
         ],
     );
-    std::thread::sleep(Duration::from_secs(3));
+    wait_for_parts_beyond(&dir, &mut import, 0);
     let sigint = std::process::Command::new("kill")
         .args(["-INT", &import.id().to_string()])
         .status()
@@ -756,8 +757,9 @@ fn an_import_stopped_part_way_resumes_to_what_an_uninterrupted_one_gives() {
     );
 
     // The resume itself killed outright: nothing is lost either.
+    let parts = parts_written(&dir);
     let mut resume = spawn(&dir, &["resume", "--data", "data"]);
-    std::thread::sleep(Duration::from_secs(1));
+    wait_for_parts_beyond(&dir, &mut resume, parts);
     resume.kill().unwrap();
     resume.wait().unwrap();
     assert_stopped(&dir);

@@ -8,11 +8,10 @@ mod common;
 
 use std::fs;
 use std::path::Path;
-use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use common::{Dir, Run};
+use common::{wait_for_parts_beyond, Dir, Run};
 
 const SMALL: &str = "\
 phone,first_name
@@ -397,7 +396,7 @@ fn an_import_whose_command_was_killed_is_stopped_in_status_and_history() {
     dir.run_exactly(&["generate", "--rows", "30000", "big.csv"])
         .ok();
     let mut import = spawn_import(&dir);
-    std::thread::sleep(Duration::from_secs(2));
+    wait_for_parts_beyond(&dir, &mut import, 0);
     // The running import holds the store: another command says so, and
     // that trying again helps.
     let busy = dir.run(&["status", "--json"]);

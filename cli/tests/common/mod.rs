@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use assert_cmd::cargo::cargo_bin_cmd;
 use serde_json::Value;
@@ -236,4 +236,42 @@ pub fn keys(object: &Value) -> BTreeSet<&str> {
         .keys()
         .map(String::as_str)
         .collect()
+}
+
+/// Report parts the importers of `dir`'s `data` folder have written: one
+/// per chunk done, as every chunk of a generated file has a rejected row.
+pub fn parts_written(dir: &Dir) -> usize {
+    fn count(path: &Path) -> usize {
+        let Ok(entries) = fs::read_dir(path) else {
+            return 0;
+        };
+        entries
+            .flatten()
+            .map(|entry| {
+                let path = entry.path();
+                match path.is_dir() {
+                    true if path.file_name().is_some_and(|name| name == "parts") => {
+                        fs::read_dir(&path).map_or(0, |parts| parts.count())
+                    }
+                    true => count(&path),
+                    false => 0,
+                }
+            })
+            .sum()
+    }
+    count(&dir.path().join("data"))
+}
+
+/// Waits until the importers of `child` have written more than `parts`
+/// report parts, so that a signal sent next stops it part way on a machine
+/// of any speed.
+pub fn wait_for_parts_beyond(dir: &Dir, child: &mut std::process::Child, parts: usize) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while parts_written(dir) <= parts {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("it ended ({status}) before writing a chunk more; a larger file is needed");
+        }
+        assert!(Instant::now() < deadline, "no chunk done in two minutes");
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
