@@ -113,8 +113,9 @@ impl RetryPolicy {
     }
 
     /// The wait after failed try number `attempt` (0 is the first try):
-    /// exponential, capped, with "full jitter" so that concurrent writers
-    /// that failed together do not come back together.
+    /// exponential, capped, with "equal jitter" (half the wait fixed, half
+    /// random) so that concurrent writers that failed together do not come
+    /// back together, and none comes back at once.
     pub fn delay(&self, attempt: u32) -> Duration {
         let ceiling = self
             .base_delay
@@ -124,7 +125,7 @@ impl RetryPolicy {
         if nanos == 0 {
             return ceiling;
         }
-        // Half fixed, half random: never zero, never above the ceiling.
+        // Never zero, never above the ceiling.
         Duration::from_nanos(nanos / 2 + jitter() % (nanos / 2 + 1))
     }
 

@@ -275,7 +275,7 @@ impl<'a> PlanBuilder<'a> {
 
     fn build(mut self) -> Result<ColumnPlan, Refusal> {
         self.apply_spec()?;
-        self.detect()?;
+        self.detect();
         self.keep_unmapped();
         self.check_phone()?;
         self.check_required_fields()?;
@@ -365,7 +365,7 @@ impl<'a> PlanBuilder<'a> {
 
     /// Recognises the remaining columns from their headers; where several
     /// look like one field, the best is used and the others stay custom.
-    fn detect(&mut self) -> Result<(), Refusal> {
+    fn detect(&mut self) {
         let mut candidates: Vec<(Target, Vec<(usize, usize)>)> = Vec::new();
         let mut phones: Vec<(usize, PhoneKind, usize)> = Vec::new();
         for column in 0..self.headers.len() {
@@ -416,7 +416,6 @@ impl<'a> PlanBuilder<'a> {
                 ));
             }
         }
-        Ok(())
     }
 
     /// What a column's header says it holds: as the recognised layout
