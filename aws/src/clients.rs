@@ -89,6 +89,15 @@ pub struct AwsSettings {
 }
 
 impl AwsSettings {
+    /// The environment variables it reads, in the order of its fields; the
+    /// template sets each on every function (a test holds it to that).
+    pub const VARIABLES: [&'static str; 4] = [
+        "IMPORT_BUCKET",
+        "TABLE_NAME",
+        "CHUNK_QUEUE_URL",
+        "FINALIZE_QUEUE_URL",
+    ];
+
     /// Reads the settings from the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         AwsSettings::from_lookup(|name| std::env::var(name).ok())
@@ -101,11 +110,12 @@ impl AwsSettings {
                 .filter(|v| !v.trim().is_empty())
                 .ok_or(ConfigError::Missing(name))
         };
+        let [bucket, table, chunk_queue_url, finalize_queue_url] = Self::VARIABLES;
         Ok(AwsSettings {
-            bucket: get("IMPORT_BUCKET")?,
-            table: get("TABLE_NAME")?,
-            chunk_queue_url: get("CHUNK_QUEUE_URL")?,
-            finalize_queue_url: get("FINALIZE_QUEUE_URL")?,
+            bucket: get(bucket)?,
+            table: get(table)?,
+            chunk_queue_url: get(chunk_queue_url)?,
+            finalize_queue_url: get(finalize_queue_url)?,
         })
     }
 }

@@ -232,6 +232,12 @@ pub mod keys {
     use super::*;
 
     pub const UPLOADS: &str = "uploads/";
+    /// Staging copies and report parts, which the finalizer joins.
+    pub const WORK: &str = "work/";
+    /// Reports and summaries, which users download.
+    pub const REPORTS: &str = "reports/";
+    /// The first folder of every key the pipeline builds.
+    pub const PREFIXES: [&str; 3] = [UPLOADS, WORK, REPORTS];
     /// File types the splitter accepts: delimited text, and vCard files.
     pub const ACCEPTED_SUFFIXES: [&str; 4] = [".csv", ".tsv", ".txt", ".vcf"];
     /// The longest file name, in bytes, that [`upload_name`] keeps. With
@@ -290,19 +296,19 @@ pub mod keys {
     }
 
     pub fn staging(tenant: &str, import_id: &str) -> String {
-        format!("work/{tenant}/{import_id}/utf8.csv")
+        format!("{WORK}{tenant}/{import_id}/utf8.csv")
     }
 
     pub fn report_part(tenant: &str, import_id: &str, chunk: u32) -> String {
-        format!("work/{tenant}/{import_id}/parts/{chunk:06}.csv")
+        format!("{WORK}{tenant}/{import_id}/parts/{chunk:06}.csv")
     }
 
     pub fn report(tenant: &str, import_id: &str) -> String {
-        format!("reports/{tenant}/{import_id}/errors.csv")
+        format!("{REPORTS}{tenant}/{import_id}/errors.csv")
     }
 
     pub fn summary(tenant: &str, import_id: &str) -> String {
-        format!("reports/{tenant}/{import_id}/summary.json")
+        format!("{REPORTS}{tenant}/{import_id}/summary.json")
     }
 }
 

@@ -134,6 +134,10 @@ pub enum QueueName {
     Finalize,
 }
 
+impl QueueName {
+    pub const ALL: [QueueName; 2] = [QueueName::Chunks, QueueName::Finalize];
+}
+
 pub trait MessageQueue: Send + Sync {
     /// Sends messages, batched as the queue allows. Delivery is at least once.
     fn send(

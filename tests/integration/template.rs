@@ -1,21 +1,27 @@
-//! The SAM template (`infra/template.yaml`) against the code. Everything the
-//! code relies on is read from its source here, not copied into the test, so
-//! that a new environment variable, index, queue or accepted suffix that the
-//! template lacks fails this test rather than a deployment:
+//! The SAM template (`infra/template.yaml`) against the code. What the code
+//! relies on comes from the crates' own constants (the variables the
+//! functions read, the table's keys and indexes, the queues, the object key
+//! prefixes and accepted suffixes), not copied into the test, so that one
+//! the template lacks fails this test rather than a deployment:
 //!
 //! - every variable the functions read is set on every function;
-//! - every index the AWS adapter queries or creates is on the table, with
-//!   its key attributes, as are the table's keys and its TTL attribute;
+//! - every index the AWS adapter creates is on the table, with its key
+//!   attributes, as are the table's keys and its TTL attribute;
 //! - every queue the code sends to is a queue of the template with a
 //!   dead-letter queue, consumed by the right function with partial batch
 //!   failures, and a visibility timeout of at least six times the
 //!   consumer's timeout, for every timeout the parameters allow;
 //! - the roles grant no service-wide wildcards, only the bucket's known
-//!   prefixes, only the table, and polling only on each function's sources.
+//!   prefixes, only the table, and polling only on each function's sources:
+//!   the SDK calls of the adapters' source give the actions they need.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use contact_import_aws::dynamo::{attr, INDEXES};
+use contact_import_aws::TABLE_TAG;
+use contact_import_core::imports::keys::{ACCEPTED_SUFFIXES, PREFIXES};
+use contact_import_core::ports::QueueName;
 use serde_json::{json, Map, Value};
 
 fn root() -> PathBuf {
@@ -258,227 +264,6 @@ fn as_list(value: &Value) -> Vec<Value> {
 
 // ---------------------------------------------------- what the code says
 
-/// The body of the item that starts at `start` in `src` (from its first `{`
-/// to the matching `}`).
-fn body_of<'a>(src: &'a str, start: &str) -> &'a str {
-    let at = src
-        .find(start)
-        .unwrap_or_else(|| panic!("`{start}` not found"));
-    let open = at + src[at..].find('{').expect("a body");
-    let mut depth = 0;
-    for (i, c) in src[open..].char_indices() {
-        match c {
-            '{' => depth += 1,
-            '}' => {
-                depth -= 1;
-                if depth == 0 {
-                    return &src[open..=open + i];
-                }
-            }
-            _ => {}
-        }
-    }
-    panic!("`{start}` has no end")
-}
-
-/// The string literals of `src` (no escapes in the ones we look for).
-fn string_literals(src: &str) -> Vec<String> {
-    src.split('"')
-        .skip(1)
-        .step_by(2)
-        .map(str::to_owned)
-        .collect()
-}
-
-/// `const NAME: &str = "value";` items of `src`, in any visibility.
-fn str_consts(src: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for line in src.lines() {
-        let line = line.trim();
-        let Some(at) = line.find("const ") else {
-            continue;
-        };
-        let rest = &line[at + "const ".len()..];
-        let Some((name, rest)) = rest.split_once(':') else {
-            continue;
-        };
-        let Some(value) = rest
-            .trim()
-            .strip_prefix("&str = \"")
-            .or_else(|| rest.trim().strip_prefix("&'static str = \""))
-        else {
-            continue;
-        };
-        let Some((value, _)) = value.split_once('"') else {
-            continue;
-        };
-        out.push((name.trim().to_owned(), value.to_owned()));
-    }
-    out
-}
-
-/// The environment variables the functions read: those of
-/// `Config::from_vars` in functions/support, and any `env::var("...")` of a
-/// function's own source.
-fn variables_read() -> BTreeSet<String> {
-    let is_name = |s: &String| {
-        !s.is_empty()
-            && s.chars()
-                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
-    };
-    let support = read("functions/support/src/lib.rs");
-    let from_vars = body_of(&support, "fn from_vars");
-    let mut names: BTreeSet<String> = string_literals(from_vars)
-        .into_iter()
-        .filter(is_name)
-        .collect();
-    // What it hands on to a `Type::function(...)` of the support or AWS crate
-    // (such as `AwsSettings::from_lookup`) is read too.
-    let crates: Vec<(PathBuf, String)> = [
-        rust_sources("functions/support/src"),
-        rust_sources("aws/src"),
-    ]
-    .concat();
-    for call in from_vars.split("::").skip(1) {
-        let callee: String = call
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-            .collect();
-        if callee.is_empty() || !call[callee.len()..].starts_with('(') {
-            continue;
-        }
-        let definition = format!("fn {callee}(");
-        for (_, src) in crates.iter().filter(|(_, src)| src.contains(&definition)) {
-            names.extend(
-                string_literals(body_of(src, &definition))
-                    .into_iter()
-                    .filter(is_name),
-            );
-        }
-    }
-    for (_, src) in [
-        "functions/splitter",
-        "functions/importer",
-        "functions/finalizer",
-    ]
-    .iter()
-    .flat_map(|dir| rust_sources(&format!("{dir}/src")))
-    {
-        for piece in src.split("env::var(\"").skip(1) {
-            if let Some((name, _)) = piece.split_once('"') {
-                names.insert(name.to_owned());
-            }
-        }
-    }
-    assert!(
-        names.contains("IMPORT_BUCKET") && names.contains("TABLE_NAME"),
-        "reading Config::from_vars found {names:?}; has it moved?"
-    );
-    names
-}
-
-/// The AWS adapter's table layout, read from aws/src.
-struct TableLayout {
-    consts: BTreeMap<String, BTreeSet<String>>,
-    /// Index name -> (partition key attribute, sort key attribute).
-    indexes: BTreeMap<String, (String, String)>,
-}
-
-impl TableLayout {
-    fn read() -> TableLayout {
-        let sources = rust_sources("aws/src");
-        let mut consts: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for (_, src) in &sources {
-            for (name, value) in str_consts(src) {
-                consts.entry(name).or_default().insert(value);
-            }
-        }
-        let mut layout = TableLayout {
-            consts,
-            indexes: BTreeMap::new(),
-        };
-        // Index constants (GSI1, GSI2, ...), each keyed by <NAME>_PK and <NAME>_SK.
-        let index_consts: Vec<String> = layout
-            .consts
-            .keys()
-            .filter(|name| {
-                name.strip_prefix("GSI")
-                    .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
-            })
-            .cloned()
-            .collect();
-        for name in index_consts {
-            let index = layout.value(&name);
-            let pk = layout.value(&format!("{name}_PK"));
-            let sk = layout.value(&format!("{name}_SK"));
-            layout.indexes.insert(index, (pk, sk));
-        }
-        // Any index named by a literal where it is queried.
-        for (path, src) in &sources {
-            for piece in src.split(".index_name(\"").skip(1) {
-                let name = piece.split('"').next().unwrap_or_default();
-                assert!(
-                    layout.indexes.contains_key(name),
-                    "{} queries index `{name}` by a literal; name it with a GSI<n> constant and its <n>_PK/_SK attributes",
-                    path.display()
-                );
-            }
-        }
-        assert!(
-            !layout.indexes.is_empty(),
-            "no index constant found in aws/src; have they moved?"
-        );
-        layout
-    }
-
-    /// The one value of constant `name`.
-    fn value(&self, name: &str) -> String {
-        let values = self
-            .consts
-            .get(name)
-            .unwrap_or_else(|| panic!("aws/src has no constant {name}"));
-        assert_eq!(
-            values.len(),
-            1,
-            "aws/src gives {name} several values: {values:?}"
-        );
-        values.iter().next().unwrap().clone()
-    }
-}
-
-/// The prefixes of every object key the pipeline builds (shared/src/imports.rs, `keys`).
-fn key_prefixes() -> BTreeSet<String> {
-    let src = read("shared/src/imports.rs");
-    let keys = body_of(&src, "pub mod keys");
-    let prefixes: BTreeSet<String> = string_literals(keys)
-        .into_iter()
-        .filter_map(|literal| {
-            let (first, _) = literal.split_once('/')?;
-            let word = !first.is_empty() && first.chars().all(|c| c.is_ascii_lowercase());
-            word.then(|| format!("{first}/"))
-        })
-        .collect();
-    assert!(
-        prefixes.contains("uploads/"),
-        "the keys module has moved: {prefixes:?}"
-    );
-    prefixes
-}
-
-/// `ACCEPTED_SUFFIXES` of the keys module.
-fn accepted_suffixes() -> Vec<String> {
-    let src = read("shared/src/imports.rs");
-    let at = src
-        .find("ACCEPTED_SUFFIXES")
-        .expect("ACCEPTED_SUFFIXES in shared/src/imports.rs");
-    let rest = &src[at..];
-    let list = &rest[rest.find("= [").expect("an array") + 3..];
-    let list = &list[..list.find(']').expect("the array's end")];
-    let suffixes = string_literals(list);
-    assert!(!suffixes.is_empty());
-    suffixes
-}
-
 /// The SDK operations the adapters call (`client` then `.operation(`),
 /// outside their test modules, as `service:Operation` IAM actions.
 fn adapter_actions() -> BTreeSet<String> {
@@ -648,11 +433,11 @@ fn every_function_is_built_from_the_workspace_by_cargo_lambda() {
 #[test]
 fn every_variable_the_functions_read_is_set_on_every_function() {
     let template = Template::load();
-    let names = variables_read();
+    let names = contact_import_lambda::VARIABLES;
     for binary in binaries() {
         let (name, function) = template.function_for_binary(&binary);
         let env = template.environment(function);
-        for var in &names {
+        for var in names {
             let value = env
                 .get(var)
                 .unwrap_or_else(|| panic!("{name} does not set {var}, which the functions read"));
@@ -684,7 +469,6 @@ fn every_variable_the_functions_read_is_set_on_every_function() {
 #[test]
 fn the_table_declares_the_keys_indexes_and_ttl_the_code_uses() {
     let template = Template::load();
-    let layout = TableLayout::read();
     let tables: Vec<_> = template.of_type("AWS::DynamoDB::Table").collect();
     assert_eq!(tables.len(), 1, "one table");
     let table = &tables[0].1["Properties"];
@@ -719,7 +503,7 @@ fn the_table_declares_the_keys_indexes_and_ttl_the_code_uses() {
             "attribute {name} is declared as a string"
         );
     };
-    let table_keys = (layout.value("PK"), layout.value("SK"));
+    let table_keys = (attr::PK.to_owned(), attr::SK.to_owned());
     assert_eq!(keys(&table["KeySchema"]), table_keys, "the table's keys");
     string_attribute(&table_keys.0);
     string_attribute(&table_keys.1);
@@ -735,22 +519,20 @@ fn the_table_declares_the_keys_indexes_and_ttl_the_code_uses() {
             )
         })
         .collect();
-    for (index, attributes) in &layout.indexes {
+    for (index, pk, sk) in INDEXES {
+        let attributes = (pk.to_owned(), sk.to_owned());
         assert_eq!(
             indexes.get(index),
-            Some(attributes),
+            Some(&attributes),
             "index {index} as the code uses it"
         );
-        string_attribute(&attributes.0);
-        string_attribute(&attributes.1);
+        string_attribute(pk);
+        string_attribute(sk);
     }
     for name in declared.keys() {
         let used = *name == table_keys.0
             || *name == table_keys.1
-            || layout
-                .indexes
-                .values()
-                .any(|(pk, sk)| pk == name || sk == name);
+            || INDEXES.iter().any(|(_, pk, sk)| pk == name || sk == name);
         assert!(
             used,
             "attribute {name} is declared but is no key the code uses"
@@ -759,7 +541,7 @@ fn the_table_declares_the_keys_indexes_and_ttl_the_code_uses() {
 
     assert_eq!(
         table["TimeToLiveSpecification"]["AttributeName"],
-        layout.value("EXPIRES_AT"),
+        attr::EXPIRES_AT,
         "the TTL attribute"
     );
     assert_eq!(table["TimeToLiveSpecification"]["Enabled"], true);
@@ -774,21 +556,13 @@ fn the_table_declares_the_keys_indexes_and_ttl_the_code_uses() {
 fn every_queue_the_code_sends_to_exists_has_a_dead_letter_queue_and_a_consumer() {
     let template = Template::load();
     let defaults = template.defaults();
-    let queue_vars: Vec<String> = variables_read()
+    let queue_vars: Vec<&str> = contact_import_lambda::VARIABLES
         .into_iter()
         .filter(|v| v.ends_with("_QUEUE_URL"))
         .collect();
-    let ports = read("shared/src/ports.rs");
-    let variants = body_of(&ports, "pub enum QueueName")
-        .lines()
-        .filter(|l| {
-            let l = l.trim();
-            !l.starts_with("//") && l.ends_with(',')
-        })
-        .count();
     assert_eq!(
         queue_vars.len(),
-        variants,
+        QueueName::ALL.len(),
         "one *_QUEUE_URL variable per QueueName: {queue_vars:?}"
     );
 
@@ -949,9 +723,9 @@ fn the_splitter_hears_of_every_accepted_upload() {
         );
         suffixes.insert(rule("suffix").expect("a suffix rule"));
     }
-    for accepted in accepted_suffixes() {
+    for accepted in ACCEPTED_SUFFIXES {
         assert!(
-            suffixes.contains(&accepted),
+            suffixes.contains(accepted),
             "{name} is not told about {accepted} uploads"
         );
     }
@@ -960,12 +734,7 @@ fn the_splitter_hears_of_every_accepted_upload() {
 #[test]
 fn the_bucket_names_its_table_for_the_command_line() {
     let template = Template::load();
-    let objects = read("aws/src/objects.rs");
-    let tag = str_consts(&objects)
-        .into_iter()
-        .find(|(name, _)| name == "TABLE_TAG")
-        .expect("aws/src/objects.rs declares TABLE_TAG")
-        .1;
+    let tag = TABLE_TAG;
     let (bucket, properties) = template
         .of_type("AWS::S3::Bucket")
         .next()
@@ -976,12 +745,9 @@ fn the_bucket_names_its_table_for_the_command_line() {
         .expect("a table")
         .0;
     let tags = as_list(&properties["Properties"]["Tags"]);
-    let value = tags
-        .iter()
-        .find(|t| t["Key"] == tag.as_str())
-        .unwrap_or_else(|| {
-            panic!("{bucket} has no {tag} tag: `--aws --bucket` cannot find the table")
-        });
+    let value = tags.iter().find(|t| t["Key"] == tag).unwrap_or_else(|| {
+        panic!("{bucket} has no {tag} tag: `--aws --bucket` cannot find the table")
+    });
     assert_eq!(
         value["Value"],
         json!({ "Ref": table }),
@@ -992,7 +758,7 @@ fn the_bucket_names_its_table_for_the_command_line() {
 #[test]
 fn roles_grant_no_wildcards_and_only_what_each_function_touches() {
     let template = Template::load();
-    let prefixes = key_prefixes();
+    let prefixes = PREFIXES;
     let table = template
         .of_type("AWS::DynamoDB::Table")
         .next()
@@ -1062,7 +828,7 @@ fn roles_grant_no_wildcards_and_only_what_each_function_touches() {
                         assert!(
                             prefixes
                                 .iter()
-                                .any(|p| key.starts_with(p.as_str()) && key.len() > p.len()),
+                                .any(|p| key.starts_with(p) && key.len() > p.len()),
                             "{name}: {key} is not under one of the code's prefixes {prefixes:?}"
                         );
                     } else {

@@ -58,6 +58,13 @@ pub const GSI1: &str = "gsi1";
 pub const GSI2: &str = "gsi2";
 pub const GSI3: &str = "gsi3";
 
+/// Every global secondary index: its name, partition key and sort key.
+pub const INDEXES: [(&str, &str, &str); 3] = [
+    (GSI1, attr::GSI1_PK, attr::GSI1_SK),
+    (GSI2, attr::GSI2_PK, attr::GSI2_SK),
+    (GSI3, attr::GSI3_PK, attr::GSI3_SK),
+];
+
 /// How long a chunk marker is kept: long after its import has finished.
 pub const CHUNK_MARKER_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 
@@ -304,25 +311,17 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Por
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
         .key_schema(key(attr::PK, KeyType::Hash)?)
-        .key_schema(key(attr::SK, KeyType::Range)?)
-        .global_secondary_indexes(index(
-            GSI1,
-            attr::GSI1_PK,
-            attr::GSI1_SK,
-            body_only.clone(),
-        )?)
-        .global_secondary_indexes(index(GSI2, attr::GSI2_PK, attr::GSI2_SK, everything)?)
-        .global_secondary_indexes(index(GSI3, attr::GSI3_PK, attr::GSI3_SK, body_only)?);
-    for name in [
-        attr::PK,
-        attr::SK,
-        attr::GSI1_PK,
-        attr::GSI1_SK,
-        attr::GSI2_PK,
-        attr::GSI2_SK,
-        attr::GSI3_PK,
-        attr::GSI3_SK,
-    ] {
+        .key_schema(key(attr::SK, KeyType::Range)?);
+    for (name, pk, sk) in INDEXES {
+        // The imports index (GSI2) serves whole records.
+        let projection = match name {
+            GSI2 => everything.clone(),
+            _ => body_only.clone(),
+        };
+        request = request.global_secondary_indexes(index(name, pk, sk, projection)?);
+    }
+    let index_keys = INDEXES.iter().flat_map(|&(_, pk, sk)| [pk, sk]);
+    for name in [attr::PK, attr::SK].into_iter().chain(index_keys) {
         request = request.attribute_definitions(string_attr(name)?);
     }
     match request.send().await {

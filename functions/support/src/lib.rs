@@ -33,6 +33,15 @@ pub enum ConfigError {
     BadNumber { name: &'static str, value: String },
 }
 
+/// The variable that sets the rows of a chunk.
+const CHUNK_ROWS: &str = "CHUNK_ROWS";
+
+/// Every environment variable a function reads from the template.
+pub const VARIABLES: [&str; 5] = {
+    let [bucket, table, chunk_queue, finalize_queue] = AwsSettings::VARIABLES;
+    [CHUNK_ROWS, bucket, table, chunk_queue, finalize_queue]
+};
+
 impl Config {
     pub fn from_env() -> Result<Config, ConfigError> {
         Config::from_vars(|name| std::env::var(name).ok())
@@ -40,13 +49,13 @@ impl Config {
 
     /// Reads the variables through `var`, so that tests need not touch the environment.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let chunk_rows = match var("CHUNK_ROWS").filter(|v| !v.is_empty()) {
+        let chunk_rows = match var(CHUNK_ROWS).filter(|v| !v.is_empty()) {
             None => DEFAULT_CHUNK_ROWS,
             Some(value) => match value.parse::<u64>() {
                 Ok(rows) if rows >= 1 => rows,
                 _ => {
                     return Err(ConfigError::BadNumber {
-                        name: "CHUNK_ROWS",
+                        name: CHUNK_ROWS,
                         value,
                     })
                 }
