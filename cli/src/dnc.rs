@@ -6,16 +6,14 @@
 
 use std::collections::BTreeSet;
 use std::fs::File;
-use std::io::{self, BufReader, Cursor, Read, Seek, Write};
+use std::io::{BufReader, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use contact_import_core::echo::echo;
-use contact_import_core::engine::SAMPLE_ROWS;
+use contact_import_core::engine::{FileStart, SAMPLE_ROWS};
 use contact_import_core::headers::Field;
-use contact_import_core::input::{detect_delimiter, utf8_reader};
 use contact_import_core::phone::PhoneParser;
 use contact_import_core::ports::DoNotCallStore;
-use contact_import_core::records::{RecordReader, ResumePoint};
 use contact_import_core::spec::{Country, Target};
 use contact_import_core::{ContactFile, ImportSpec, Refusal};
 use serde_json::json;
@@ -27,8 +25,6 @@ use crate::layout::plural;
 
 /// Numbers written to the store at a time.
 const BATCH: usize = 1_000;
-/// The start of the file the header is read from.
-const HEAD_BYTES: u64 = 64 * 1024;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum DncCommand {
@@ -231,19 +227,10 @@ fn open<'a>(
 /// The file's first line and a sample of the lines after it, read as the
 /// importer reads them.
 fn head(file: &File) -> Result<(Vec<String>, Vec<Vec<String>>), Refusal> {
-    let unreadable = |e: io::Error| Refusal::Unreadable(e.to_string());
-    let (_, mut utf8) = utf8_reader(BufReader::new(file))?;
-    let mut head = Vec::new();
-    (&mut utf8)
-        .take(HEAD_BYTES)
-        .read_to_end(&mut head)
-        .map_err(unreadable)?;
-    let delimiter = detect_delimiter(&head);
-    let mut records =
-        RecordReader::new(Cursor::new(head).chain(utf8), delimiter, ResumePoint::START);
+    let mut start = FileStart::read(BufReader::new(file))?;
     let mut lines = Vec::new();
     while lines.len() <= SAMPLE_ROWS {
-        let Some(raw) = records.next_record()? else {
+        let Some(raw) = start.next_record()? else {
             break;
         };
         lines.push(

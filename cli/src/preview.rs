@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 
 use crate::failure::{BadInput, Failure};
 use crate::files::{open_regular, read_spec};
-use crate::layout::{cut, fit, flow, one_line, wrap};
+use crate::layout::{cut, fit, flow, one_line, plural, wrap};
 
 /// Clean contacts shown as they would be stored.
 pub const SAMPLE_SIZE: usize = 5;
@@ -281,10 +281,6 @@ pub fn render_text(preview: &Preview, out: &mut impl Write) -> io::Result<()> {
         }
     }
     Ok(())
-}
-
-fn plural(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn header_text(header: &str) -> String {

@@ -458,6 +458,11 @@ fn dnc_import_reads_a_phone_column_or_bare_numbers() {
         json!({"added": 1, "already_listed": 1, "numbers": 2, "rows": 2, "blank": 0})
     );
 
+    // A spreadsheet's `sep=` line comes before the header, as in an import.
+    dir.write("excel.csv", "sep=;\nwho;col2\nBea;(415) 555-2674\n");
+    let excel = dir.json(&["dnc", "import", "excel.csv"]);
+    assert_eq!(excel["added"], json!(1), "{excel}");
+
     let summary = dir.import("small.csv", SMALL);
     assert_eq!(
         summary["reasons"],

@@ -32,20 +32,18 @@ pub struct FileFacts {
     pub headers: Vec<String>,
 }
 
-/// An opened contact file: facts detected, plan built, records ready.
-pub struct ContactFile<R: Read> {
-    facts: FileFacts,
-    data_start: ResumePoint,
-    validator: RowValidator,
+/// A file's records from its first line, as every reader of contact files
+/// sees them: decoded to UTF-8 and split by the delimiter its head shows.
+pub struct FileStart<R: Read> {
+    pub encoding: TextEncoding,
+    pub delimiter: Delimiter,
     records: RecordReader<HeadThenRest<Utf8Reader<R>>>,
-    sampled: VecDeque<RawRecord>,
 }
 
-impl<R: Read> ContactFile<R> {
-    /// Detects encoding and delimiter, reads the header and a sample, and
-    /// builds the column plan. A file that cannot be imported is refused here.
-    pub fn open(input: R, spec: &ImportSpec) -> Result<Self, Refusal> {
-        spec.validate()?;
+impl<R: Read> FileStart<R> {
+    /// Detects the encoding, then the delimiter from the file's head (or
+    /// the `sep=` line a spreadsheet wrote). A blank file is refused.
+    pub fn read(input: R) -> Result<Self, Refusal> {
         let (encoding, mut utf8) = utf8_reader(input)?;
         // A decoder may hand out only a few bytes per read, so the head is
         // read to its full size before the delimiter is chosen from it.
@@ -70,7 +68,37 @@ impl<R: Read> ContactFile<R> {
         };
         let mut head = Cursor::new(head);
         head.set_position(start.byte);
-        let mut records = RecordReader::new(head.chain(utf8), delimiter, start);
+        Ok(FileStart {
+            encoding,
+            delimiter,
+            records: RecordReader::new(head.chain(utf8), delimiter, start),
+        })
+    }
+
+    pub fn next_record(&mut self) -> Result<Option<RawRecord>, Refusal> {
+        Ok(self.records.next_record()?)
+    }
+}
+
+/// An opened contact file: facts detected, plan built, records ready.
+pub struct ContactFile<R: Read> {
+    facts: FileFacts,
+    data_start: ResumePoint,
+    validator: RowValidator,
+    records: RecordReader<HeadThenRest<Utf8Reader<R>>>,
+    sampled: VecDeque<RawRecord>,
+}
+
+impl<R: Read> ContactFile<R> {
+    /// Detects encoding and delimiter, reads the header and a sample, and
+    /// builds the column plan. A file that cannot be imported is refused here.
+    pub fn open(input: R, spec: &ImportSpec) -> Result<Self, Refusal> {
+        spec.validate()?;
+        let FileStart {
+            encoding,
+            delimiter,
+            mut records,
+        } = FileStart::read(input)?;
         let header = records.next_record()?.ok_or(Refusal::EmptyFile)?;
         if header.quote_never_closed {
             return Err(Refusal::BrokenQuoting(format!(
