@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use contact_import_aws::{AwsObjects, Clients, DynamoStore, TABLE_TAG};
 use contact_import_core::echo::echo;
-use contact_import_core::imports::{import_id_for, keys, ImportRecord};
+use contact_import_core::imports::{import_id_for, ImportRecord};
 use contact_import_core::ports::{ImportStore, ObjectStore};
 use contact_import_core::ImportSpec;
 use tokio::time::Instant;
 
-use crate::backend::{Backend, BackendArgs};
+use crate::backend::{upload_with_spec, Backend, BackendArgs};
 use crate::failure::{BadInput, Failure};
 use crate::files::Input;
 use crate::progress::Progress;
@@ -142,20 +142,11 @@ impl Backend for Aws {
         spec: &ImportSpec,
         progress: &Progress,
     ) -> Result<ImportRecord, Failure> {
-        // The sidecar first: the file's upload is what starts the import.
-        let sidecar = serde_json::to_vec_pretty(spec)?;
-        self.objects.put(&keys::spec_sidecar(key), sidecar).await?;
-        let objects = Arc::clone(&self.objects);
-        let upload_key = key.to_owned();
         // Streamed, in parts for a large file: never held in memory.
-        tokio::task::spawn_blocking(move || {
-            objects.put_from_reader(
-                &upload_key,
-                Box::new(BufReader::with_capacity(1 << 16, body)),
-            )
+        upload_with_spec(&self.objects, key, spec, move |objects, key| {
+            objects.put_from_reader(key, Box::new(BufReader::with_capacity(1 << 16, body)))
         })
-        .await
-        .map_err(|e| Failure::Internal(e.into()))??;
+        .await?;
         let candidates: Vec<String> = self
             .objects
             .event_versions(key)

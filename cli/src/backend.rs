@@ -9,10 +9,11 @@
 
 use std::future::Future;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use contact_import_core::echo::echo;
-use contact_import_core::imports::ImportRecord;
-use contact_import_core::ports::{ImportStore, ObjectStore, Store};
+use contact_import_core::imports::{keys, ImportRecord};
+use contact_import_core::ports::{ImportStore, ObjectStore, PortResult, Store};
 use contact_import_core::spec::check_identifier;
 use contact_import_core::ImportSpec;
 
@@ -99,6 +100,28 @@ pub trait Backend {
     /// process can hold the store meanwhile), and `contact-import resume`
     /// finishes it. A deployed stack's queues keep its messages instead.
     fn resumes_imports(&self) -> bool;
+}
+
+/// Puts `spec` as the sidecar of the upload `key`, then the file itself
+/// with `upload`, on a blocking thread: the sidecar first, as the file's
+/// arrival is what starts the import.
+pub async fn upload_with_spec<O, T>(
+    objects: &Arc<O>,
+    key: &str,
+    spec: &ImportSpec,
+    upload: impl FnOnce(&O, &str) -> PortResult<T> + Send + 'static,
+) -> Result<T, Failure>
+where
+    O: ObjectStore + 'static,
+    T: Send + 'static,
+{
+    let sidecar = serde_json::to_vec_pretty(spec)?;
+    objects.put(&keys::spec_sidecar(key), sidecar).await?;
+    let (objects, key) = (Arc::clone(objects), key.to_owned());
+    let uploaded = tokio::task::spawn_blocking(move || upload(&objects, &key))
+        .await
+        .map_err(|e| Failure::Internal(e.into()))??;
+    Ok(uploaded)
 }
 
 /// The import `import_id`; an unknown id is the user's to fix.

@@ -7,17 +7,17 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use contact_import_core::imports::{import_id_for, keys, ImportRecord};
+use contact_import_core::imports::{import_id_for, ImportRecord};
 use contact_import_core::memory::MemoryQueue;
 use contact_import_core::pipeline::runner::{Delivery, LocalRunner};
 use contact_import_core::pipeline::{
     Pipeline, PipelineConfig, PipelineError, SplitOutcome, Upload, DEFAULT_CHUNK_ROWS,
 };
-use contact_import_core::ports::{ImportStore, ObjectStore};
+use contact_import_core::ports::ImportStore;
 use contact_import_core::ImportSpec;
 use contact_import_local::{DirObjects, RedbStore};
 
-use crate::backend::{Backend, BackendArgs};
+use crate::backend::{upload_with_spec, Backend, BackendArgs};
 use crate::failure::{describe_io, BadInput, Failure};
 use crate::files::Input;
 use crate::progress::Progress;
@@ -121,17 +121,12 @@ impl Backend for Local {
         spec: &ImportSpec,
         progress: &Progress,
     ) -> Result<ImportRecord, Failure> {
-        // The sidecar goes first, as on S3, where the upload starts the import.
-        let sidecar = serde_json::to_vec_pretty(spec)?;
-        self.objects.put(&keys::spec_sidecar(key), sidecar).await?;
-        let objects = Arc::clone(&self.objects);
-        let upload_key = key.to_owned();
         // A copy, file to file, which the kernel makes without the bytes
         // passing through this process (docs/decisions.md).
-        let info =
-            tokio::task::spawn_blocking(move || objects.upload(&upload_key, body.as_file(), None))
-                .await
-                .map_err(|e| Failure::Internal(e.into()))??;
+        let info = upload_with_spec(&self.objects, key, spec, move |objects, key| {
+            objects.upload(key, body.as_file(), None)
+        })
+        .await?;
         let import_id = import_id_for(BUCKET, key, &info.version);
         progress.stage("scanning");
         let upload = Upload {
