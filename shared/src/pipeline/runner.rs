@@ -92,14 +92,14 @@ where
     /// Splits the upload, delivering its chunks as they are sent, until
     /// both queues are empty.
     pub async fn run(&self, upload: Upload) -> Result<SplitOutcome, PipelineError> {
-        self.delivering(self.with_retries(|| self.pipeline.split(upload.clone())))
+        self.delivering(self.with_retries("the split", || self.pipeline.split(upload.clone())))
             .await
     }
 
     /// Resumes an import whose messages were lost with an earlier process
     /// (see [`Pipeline::resume`]), delivering until both queues are empty.
     pub async fn resume(&self, tenant: &str, import_id: &str) -> Result<Resumed, PipelineError> {
-        self.delivering(self.with_retries(|| self.pipeline.resume(tenant, import_id)))
+        self.delivering(self.with_retries("the resume", || self.pipeline.resume(tenant, import_id)))
             .await
     }
 
@@ -175,26 +175,36 @@ where
             for body in finalize {
                 let message: FinalizeMessage = parse_message(&body)?;
                 for _ in 0..self.delivery.copies {
-                    self.with_retries(|| self.pipeline.finalize(message.clone()))
+                    self.with_retries("finalizing", || self.pipeline.finalize(message.clone()))
                         .await?;
                 }
             }
         }
     }
 
-    async fn with_retries<T, F, Fut>(&self, mut step: F) -> Result<T, PipelineError>
+    async fn with_retries<T, F, Fut>(&self, what: &str, step: F) -> Result<T, PipelineError>
     where
         F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<T, PipelineError>>,
+        Fut: Future<Output = Result<T, PipelineError>>,
     {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match step().await {
-                Ok(done) => return Ok(done),
-                Err(e) if attempt < self.delivery.max_attempts => warn!(error = %e, "retrying"),
-                Err(e) => return Err(e),
-            }
+        retried(self.delivery.max_attempts, what, step).await
+    }
+}
+
+/// Runs `step` until it succeeds or has failed `max_attempts` times, as a
+/// queue delivers a message again; the last error is returned.
+async fn retried<T, F, Fut>(max_attempts: u32, what: &str, mut step: F) -> Result<T, PipelineError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, PipelineError>>,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match step().await {
+            Ok(done) => return Ok(done),
+            Err(e) if attempt < max_attempts => warn!(error = %e, "{what} failed; retrying"),
+            Err(e) => return Err(e),
         }
     }
 }
@@ -252,17 +262,10 @@ where
             }
         }
         // The dead-letter path, itself retried like any delivery.
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match self.pipeline.bury_chunk(chunk.clone()).await {
-                Ok(()) => return Ok(()),
-                Err(e) if attempt < self.max_attempts => {
-                    warn!(error = %e, "burying a chunk failed; retrying")
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        retried(self.max_attempts, "burying a chunk", || {
+            self.pipeline.bury_chunk(chunk.clone())
+        })
+        .await
     }
 }
 
