@@ -703,3 +703,45 @@ async fn a_listing_page_reads_about_its_own_size() {
     assert_eq!(all, expected, "every contact once, by contact id");
     assert_eq!(pages, 16);
 }
+
+/// An import's chunk markers over several pages of a query are all read,
+/// in chunk order, however the pages hold them.
+#[tokio::test]
+async fn chunk_markers_on_several_pages_are_all_read() {
+    use aws_sdk_dynamodb::operation::query::QueryOutput;
+
+    let marker = |index: u32| -> Item {
+        let result = ChunkResult {
+            index,
+            tally: Tally::default(),
+            report_part: None,
+        };
+        HashMap::from([
+            ("pk".into(), AttributeValue::S("T#acme#I#imp-a".into())),
+            ("sk".into(), AttributeValue::S(format!("CHUNK#{index:06}"))),
+            (
+                "body".into(),
+                AttributeValue::S(serde_json::to_string(&result).unwrap()),
+            ),
+        ])
+    };
+    let pages = Arc::new(AtomicUsize::new(0));
+    let counted = pages.clone();
+    let query = mock!(aws_sdk_dynamodb::Client::query).then_compute_output(move |req| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        match req.exclusive_start_key() {
+            None => QueryOutput::builder()
+                .set_items(Some(vec![marker(2), marker(0)]))
+                .set_last_evaluated_key(Some(marker(0)))
+                .build(),
+            Some(_) => QueryOutput::builder()
+                .set_items(Some(vec![marker(1)]))
+                .build(),
+        }
+    });
+    let store = store(&[&query]);
+    let results = store.chunk_results("acme", "imp-a").await.unwrap();
+    let indexes: Vec<u32> = results.iter().map(|r| r.index).collect();
+    assert_eq!(indexes, [0, 1, 2]);
+    assert_eq!(pages.load(Ordering::SeqCst), 2, "one query a page");
+}

@@ -225,44 +225,29 @@ impl DynamoStore {
 
     /// The tenant's scopes from `start` on (included), in order.
     async fn scopes_from(&self, tenant: &str, start: Option<&str>) -> PortResult<Vec<String>> {
-        let mut scopes = Vec::new();
-        let mut from = None;
-        loop {
-            let output = self
-                .retry
-                .run(|| async {
-                    let mut query = self
-                        .client
-                        .query()
-                        .table_name(&self.table)
-                        .expression_attribute_names("#pk", attr::PK)
-                        .expression_attribute_values(":pk", s(keys::scopes_pk(tenant)))
-                        .consistent_read(true)
-                        .set_exclusive_start_key(from.clone());
-                    query = match start {
-                        Some(start) => query
-                            .key_condition_expression("#pk = :pk AND #sk >= :start")
-                            .expression_attribute_names("#sk", attr::SK)
-                            .expression_attribute_values(":start", s(start)),
-                        None => query.key_condition_expression("#pk = :pk"),
-                    };
-                    query
-                        .send()
-                        .await
-                        .map_err(self.err("Query (scope registry)"))
-                })
-                .await?;
-            scopes.extend(
-                output
-                    .items()
-                    .iter()
-                    .filter_map(|item| get_s(item, attr::SK).map(str::to_owned)),
-            );
-            from = output.last_evaluated_key;
-            if from.is_none() {
-                return Ok(scopes);
+        let query = || {
+            let query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .expression_attribute_names("#pk", attr::PK)
+                .expression_attribute_values(":pk", s(keys::scopes_pk(tenant)))
+                .consistent_read(true);
+            match start {
+                Some(start) => query
+                    .key_condition_expression("#pk = :pk AND #sk >= :start")
+                    .expression_attribute_names("#sk", attr::SK)
+                    .expression_attribute_values(":start", s(start)),
+                None => query.key_condition_expression("#pk = :pk"),
             }
-        }
+        };
+        let items = self
+            .query_items("Query (scope registry)", query, None)
+            .await?;
+        Ok(items
+            .iter()
+            .filter_map(|item| get_s(item, attr::SK).map(str::to_owned))
+            .collect())
     }
 
     /// The fast path: claims an unclaimed key and writes the row's contact

@@ -466,35 +466,23 @@ impl ImportStore for DynamoStore {
         async move {
             let tenant = keys::tenant(tenant)?;
             let pk = keys::import_pk(tenant, import_id);
-            let mut results = Vec::new();
-            let mut start = None;
-            loop {
-                let output = self
-                    .retry
-                    .run(|| async {
-                        self.client
-                            .query()
-                            .table_name(&self.table)
-                            .key_condition_expression("#pk = :pk AND begins_with(#sk, :chunk)")
-                            .expression_attribute_names("#pk", attr::PK)
-                            .expression_attribute_names("#sk", attr::SK)
-                            .expression_attribute_values(":pk", s(&pk))
-                            .expression_attribute_values(":chunk", s(keys::CHUNK_PREFIX))
-                            .consistent_read(true)
-                            .set_exclusive_start_key(start.clone())
-                            .send()
-                            .await
-                            .map_err(self.err("Query (chunk markers)"))
-                    })
-                    .await?;
-                for item in output.items() {
-                    results.push(get_json::<ChunkResult>(item, attr::BODY)?);
-                }
-                start = output.last_evaluated_key;
-                if start.is_none() {
-                    break;
-                }
-            }
+            let query = || {
+                self.client
+                    .query()
+                    .table_name(&self.table)
+                    .key_condition_expression("#pk = :pk AND begins_with(#sk, :chunk)")
+                    .expression_attribute_names("#pk", attr::PK)
+                    .expression_attribute_names("#sk", attr::SK)
+                    .expression_attribute_values(":pk", s(&pk))
+                    .expression_attribute_values(":chunk", s(keys::CHUNK_PREFIX))
+                    .consistent_read(true)
+            };
+            let mut results = self
+                .query_items("Query (chunk markers)", query, None)
+                .await?
+                .iter()
+                .map(|item| get_json::<ChunkResult>(item, attr::BODY))
+                .collect::<PortResult<Vec<_>>>()?;
             results.sort_by_key(|r| r.index);
             Ok(results)
         }
@@ -506,36 +494,26 @@ impl ImportStore for DynamoStore {
     async fn list_imports(&self, tenant: &str, limit: usize) -> PortResult<Vec<ImportRecord>> {
         async move {
             let tenant = keys::tenant(tenant)?;
-            let mut records = Vec::new();
-            let mut start = None;
-            while records.len() < limit {
-                let page = i32::try_from(limit - records.len()).unwrap_or(i32::MAX);
-                let output = self
-                    .retry
-                    .run(|| async {
-                        self.client
-                            .query()
-                            .table_name(&self.table)
-                            .index_name(GSI2)
-                            .key_condition_expression("#pk = :pk")
-                            .expression_attribute_names("#pk", attr::GSI2_PK)
-                            .expression_attribute_values(":pk", s(keys::gsi2_pk(tenant)))
-                            .scan_index_forward(false)
-                            .limit(page)
-                            .set_exclusive_start_key(start.clone())
-                            .send()
-                            .await
-                            .map_err(self.err("Query (imports by time)"))
-                    })
-                    .await?;
-                for item in output.items() {
-                    records.push(record_from_item(item)?);
-                }
-                start = output.last_evaluated_key;
-                if start.is_none() {
-                    break;
-                }
+            if limit == 0 {
+                return Ok(Vec::new());
             }
+            let query = || {
+                self.client
+                    .query()
+                    .table_name(&self.table)
+                    .index_name(GSI2)
+                    .key_condition_expression("#pk = :pk")
+                    .expression_attribute_names("#pk", attr::GSI2_PK)
+                    .expression_attribute_values(":pk", s(keys::gsi2_pk(tenant)))
+                    .scan_index_forward(false)
+                    .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            };
+            let mut records = self
+                .query_items("Query (imports by time)", query, Some(limit))
+                .await?
+                .iter()
+                .map(record_from_item)
+                .collect::<PortResult<Vec<_>>>()?;
             records.truncate(limit);
             Ok(records)
         }

@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
@@ -167,6 +168,30 @@ impl DynamoStore {
     {
         let operation = operation.to_owned();
         move |e| sdk_error(&operation, &self.what(), e)
+    }
+
+    /// The items `query` finds, page after page as the SDK's paginator
+    /// reads them, up to about `most` (a page's worth past it at most).
+    /// A read has no effect, so on a passing failure it runs again whole.
+    async fn query_items(
+        &self,
+        what: &str,
+        query: impl Fn() -> QueryFluentBuilder,
+        most: Option<usize>,
+    ) -> PortResult<Vec<Item>> {
+        self.retry
+            .run(|| async {
+                let mut items = Vec::new();
+                let mut pages = query().into_paginator().send();
+                while let Some(page) = pages.next().await {
+                    items.extend(page.map_err(self.err(what))?.items.unwrap_or_default());
+                    if most.is_some_and(|most| items.len() >= most) {
+                        break;
+                    }
+                }
+                Ok(items)
+            })
+            .await
     }
 
     /// A strongly consistent read of one item.
