@@ -36,13 +36,8 @@ impl Clients {
         }
     }
 
-    /// Loads the standard AWS configuration (environment, profile, IMDS,
-    /// Lambda's role) and builds the clients.
-    pub async fn load() -> Self {
-        Clients::new(&aws_config::load_defaults(BehaviorVersion::latest()).await)
-    }
-
-    /// Like [`Clients::load`], for a person at a terminal: a missing region
+    /// Loads the standard AWS configuration (environment, profile, IMDS)
+    /// and builds the clients, for a person at a terminal: a missing region
     /// or credentials are said up front, rather than as the first request's
     /// dispatch failure.
     pub async fn connect() -> Result<Self, ConfigError> {
@@ -98,11 +93,6 @@ impl AwsSettings {
         "FINALIZE_QUEUE_URL",
     ];
 
-    /// Reads the settings from the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        AwsSettings::from_lookup(|name| std::env::var(name).ok())
-    }
-
     /// Reads the settings through `lookup`; an empty value counts as missing.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &'static str| {
@@ -146,26 +136,18 @@ impl Adapters {
 /// here, once, and shared by every invocation.
 pub fn pipeline(
     sdk: &SdkConfig,
-    table: &str,
-    bucket: &str,
-    chunk_queue_url: &str,
-    finalize_queue_url: &str,
-    config: PipelineConfig,
+    settings: &AwsSettings,
+    chunk_rows: u64,
 ) -> Pipeline<DynamoStore, AwsObjects, AwsQueue> {
-    let adapters = Adapters::new(
-        &Clients::new(sdk),
-        &AwsSettings {
-            bucket: bucket.to_owned(),
-            table: table.to_owned(),
-            chunk_queue_url: chunk_queue_url.to_owned(),
-            finalize_queue_url: finalize_queue_url.to_owned(),
-        },
-    );
+    let adapters = Adapters::new(&Clients::new(sdk), settings);
     Pipeline::new(
         Arc::new(adapters.store),
         Arc::new(adapters.objects),
         Arc::new(adapters.queue),
-        config,
+        PipelineConfig {
+            bucket: settings.bucket.clone(),
+            chunk_rows,
+        },
     )
 }
 

@@ -1,9 +1,10 @@
 //! AWS adapters of the contact-import ports: [`DynamoStore`] (imports,
 //! contacts, do-not-call), [`AwsObjects`] (S3) and [`AwsQueue`] (SQS).
 //!
-//! Build the clients once per process with [`Clients::load`] (the standard
-//! AWS configuration: environment, profile, role; `AWS_ENDPOINT_URL` points
-//! them at a local server such as moto), then the adapters with
+//! A function builds its pipeline with [`pipeline`], from the standard AWS
+//! configuration (environment, role; `AWS_ENDPOINT_URL` points it at a
+//! local server such as moto) and its [`AwsSettings`]; the command line
+//! builds its clients with [`Clients::connect`], then the adapters with
 //! [`Adapters::new`]. The table layout is described in
 //! `docs/table-design.md`.
 //!

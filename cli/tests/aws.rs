@@ -79,7 +79,7 @@ impl Stack {
             .build()
             .unwrap();
         let (clients, config, uploads_queue_url) = runtime.block_on(async {
-            let clients = Clients::load().await;
+            let clients = Clients::connect().await.unwrap();
             let name = unique("imports");
             let table = unique("contact-import");
             create_table(&clients.dynamodb, &table).await.unwrap();

@@ -30,7 +30,9 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 use futures_util::FutureExt;
 
 use super::keys::{self, KEY_SK, SHARDS};
-use super::{attr, corrupt, fresh_token, get_s, n, s, to_json, DynamoStore, Item, GSI1, GSI3};
+use super::{
+    attr, corrupt, fresh_token, get_s, n, s, to_json, DynamoStore, Item, GSI1, GSI3, IN_FLIGHT,
+};
 
 /// Read-decide-write rounds for one row before contention counts as transient.
 const MAX_ROUNDS: u32 = 10;
@@ -572,7 +574,7 @@ impl DynamoStore {
                             .await?;
                         Ok::<_, PortError>((i, found, next))
                     })
-                    .buffer_unordered(self.concurrency)
+                    .buffer_unordered(IN_FLIGHT)
                     .try_collect()
                     .await?;
                 for (i, found, next) in pages {
@@ -670,7 +672,7 @@ impl ContactStore for DynamoStore {
                     }
                     Ok::<_, PortError>(outcomes)
                 })
-                .buffer_unordered(self.concurrency)
+                .buffer_unordered(IN_FLIGHT)
                 .try_collect()
                 .await?;
             let mut outcomes = vec![WriteOutcome::Existing; rows.len()];

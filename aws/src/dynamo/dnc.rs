@@ -8,7 +8,7 @@ use contact_import_core::ports::{DoNotCallStore, PortError, PortResult};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
 use super::keys::{self, DNC_SK};
-use super::{attr, get_s, s, DynamoStore, Item};
+use super::{attr, get_s, s, DynamoStore, Item, IN_FLIGHT};
 
 /// BatchGetItem reads at most this many keys.
 const BATCH_GET: usize = 100;
@@ -122,7 +122,7 @@ impl DoNotCallStore for DynamoStore {
             let unique: BTreeSet<String> = numbers.iter().cloned().collect();
             let added: Vec<bool> = stream::iter(unique)
                 .map(|number| async move { self.add_one(tenant, &number).await })
-                .buffer_unordered(self.concurrency)
+                .buffer_unordered(IN_FLIGHT)
                 .try_collect()
                 .await?;
             Ok(added.into_iter().filter(|new| *new).count())

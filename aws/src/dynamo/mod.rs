@@ -69,13 +69,16 @@ pub const INDEXES: [(&str, &str, &str); 3] = [
 /// How long a chunk marker is kept: long after its import has finished.
 pub const CHUNK_MARKER_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 
+/// Per-row requests one store call keeps in flight: about 16 / latency
+/// requests a second for one importer (docs/aws-cost.md).
+const IN_FLIGHT: usize = 16;
+
 /// Every store port on one DynamoDB table.
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
     client: aws_sdk_dynamodb::Client,
     table: String,
     retry: RetryPolicy,
-    concurrency: usize,
     /// The (tenant, scope) pairs this process has already put in the
     /// registry, so that only the first batch of a scope pays for it.
     registered: Arc<Mutex<HashSet<(String, String)>>>,
@@ -87,7 +90,6 @@ impl DynamoStore {
             client,
             table: table.into(),
             retry: RetryPolicy::default(),
-            concurrency: 16,
             registered: Arc::default(),
         }
     }
@@ -95,12 +97,6 @@ impl DynamoStore {
     /// How throttled calls, conflicts and unprocessed batch parts are retried.
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
-        self
-    }
-
-    /// How many per-row writes run at once (16 unless set; at least 1).
-    pub fn with_concurrency(mut self, concurrency: usize) -> Self {
-        self.concurrency = concurrency.max(1);
         self
     }
 

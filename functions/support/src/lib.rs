@@ -9,7 +9,7 @@ use aws_lambda_events::s3::S3Event;
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use contact_import_aws::{AwsObjects, AwsQueue, AwsSettings, DynamoStore};
 use contact_import_core::pipeline::{
-    parse_message, ChunkMessage, FinalizeMessage, Pipeline, PipelineConfig, PipelineError, Upload,
+    parse_message, ChunkMessage, FinalizeMessage, Pipeline, PipelineError, Upload,
     DEFAULT_CHUNK_ROWS,
 };
 use contact_import_core::ports::{MessageQueue, ObjectStore, Store};
@@ -82,18 +82,7 @@ pub type AwsPipeline = Pipeline<DynamoStore, AwsObjects, AwsQueue>;
 /// credentials, `AWS_ENDPOINT_URL`), then the pipeline over them.
 pub async fn aws_pipeline(config: &Config) -> AwsPipeline {
     let sdk = aws_config::load_from_env().await;
-    let resources = &config.resources;
-    contact_import_aws::pipeline(
-        &sdk,
-        &resources.table,
-        &resources.bucket,
-        &resources.chunk_queue_url,
-        &resources.finalize_queue_url,
-        PipelineConfig {
-            bucket: resources.bucket.clone(),
-            chunk_rows: config.chunk_rows,
-        },
-    )
+    contact_import_aws::pipeline(&sdk, &config.resources, config.chunk_rows)
 }
 
 /// JSON logs when Lambda's log format is JSON, text otherwise; the level

@@ -56,7 +56,7 @@ async fn stack() -> Stack {
         std::env::var_os("AWS_ENDPOINT_URL").is_some(),
         "these tests need moto: run scripts/test"
     );
-    let clients = Clients::load().await;
+    let clients = Clients::connect().await.unwrap();
     let bucket = unique("imports");
     clients
         .s3
