@@ -133,20 +133,14 @@ where
                 recorded => recorded,
             };
             if let Some(problem) = spec_problem {
-                return self
-                    .fail(&tenant, &import_id, "invalid_spec", problem.to_string())
-                    .await;
+                return self.fail(&tenant, &import_id, Refusal::Spec(problem)).await;
             }
             let scan = match self
                 .scan(key, &tenant, &import_id, current.spec.clone(), chunk_rows)
                 .await?
             {
                 Ok(scan) => scan,
-                Err(refusal) => {
-                    return self
-                        .fail(&tenant, &import_id, refusal.code(), refusal.to_string())
-                        .await
-                }
+                Err(refusal) => return self.fail(&tenant, &import_id, refusal).await,
             };
             let chunks = u32::try_from(scan.chunks.len())
                 .map_err(|_| PipelineError::Invalid("more chunks than a u32 counts".to_owned()))?;
@@ -416,13 +410,14 @@ where
         Ok((spec, problem))
     }
 
+    /// Ends the import as FAILED with `refusal`, and writes its summary.
     async fn fail(
         &self,
         tenant: &str,
         import_id: &str,
-        code: &str,
-        message: String,
+        refusal: Refusal,
     ) -> Result<SplitOutcome, PipelineError> {
+        let (code, message) = (refusal.code(), refusal.to_string());
         warn!(code, "import refused");
         let mut failed = ImportUpdate::to(ImportStatus::Failed, &super::now());
         failed.failure = Some(Failure {
