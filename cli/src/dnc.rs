@@ -32,7 +32,7 @@ pub enum DncCommand {
     Add(AddArgs),
     /// Add the numbers of a CSV or TXT file: its phone column, or else its
     /// first column. A file without a header row works too.
-    Import(ImportArgs),
+    Import(DncFileArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -46,7 +46,7 @@ pub struct AddArgs {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct ImportArgs {
+pub struct DncFileArgs {
     /// A .csv or .txt file with a phone column, or one number per line.
     pub file: PathBuf,
     #[command(flatten)]

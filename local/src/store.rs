@@ -101,7 +101,7 @@ const DO_NOT_CALL: TableDefinition<(&str, &str), ()> = TableDefinition::new("do_
 
 /// What went wrong inside a transaction, before it is named for the caller.
 #[derive(Debug, thiserror::Error)]
-enum Failure {
+enum TxnFailure {
     #[error(transparent)]
     Redb(redb::Error),
     #[error("a value does not encode: {0}")]
@@ -116,16 +116,16 @@ enum Failure {
 
 /// A stored value, which only this store wrote: one that does not decode
 /// was damaged since.
-fn decode<T: serde::de::DeserializeOwned>(json: &[u8]) -> Result<T, Failure> {
+fn decode<T: serde::de::DeserializeOwned>(json: &[u8]) -> Result<T, TxnFailure> {
     serde_json::from_slice(json)
-        .map_err(|e| Failure::Damaged(format!("a stored value does not decode: {e}")))
+        .map_err(|e| TxnFailure::Damaged(format!("a stored value does not decode: {e}")))
 }
 
 macro_rules! redb_failures {
     ($($error:ty),* $(,)?) => {
-        $(impl From<$error> for Failure {
+        $(impl From<$error> for TxnFailure {
             fn from(e: $error) -> Self {
-                Failure::Redb(e.into())
+                TxnFailure::Redb(e.into())
             }
         })*
     };
@@ -140,14 +140,16 @@ redb_failures!(
     redb::SetDurabilityError,
 );
 
-impl Failure {
+impl TxnFailure {
     /// What shows the file damaged, when this failure does.
     fn damage(&self) -> Option<String> {
         match self {
-            Failure::Redb(redb::Error::Corrupted(detail)) | Failure::Damaged(detail) => {
+            TxnFailure::Redb(redb::Error::Corrupted(detail)) | TxnFailure::Damaged(detail) => {
                 Some(detail.clone())
             }
-            Failure::Redb(redb::Error::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            TxnFailure::Redb(redb::Error::Io(e))
+                if e.kind() == std::io::ErrorKind::UnexpectedEof =>
+            {
                 Some(format!("it ends before its last page: {e}"))
             }
             _ => None,
@@ -162,14 +164,14 @@ impl Failure {
             return damaged(what, &detail);
         }
         match self {
-            Failure::Redb(redb::Error::Io(e)) => crate::io_error(what, &e),
-            Failure::Redb(redb::Error::DatabaseAlreadyOpen) => PortError::Transient(format!(
+            TxnFailure::Redb(redb::Error::Io(e)) => crate::io_error(what, &e),
+            TxnFailure::Redb(redb::Error::DatabaseAlreadyOpen) => PortError::Transient(format!(
                 "{what}: it is already open, most likely in another process; try again when that one ends"
             )),
-            Failure::Redb(e @ (redb::Error::WouldBlock | redb::Error::TransactionPoisoned)) => {
+            TxnFailure::Redb(e @ (redb::Error::WouldBlock | redb::Error::TransactionPoisoned)) => {
                 PortError::Transient(format!("{what}: {e}"))
             }
-            Failure::Refused(message) => PortError::Permanent(message),
+            TxnFailure::Refused(message) => PortError::Permanent(message),
             e => PortError::Permanent(format!("{what}: {e}")),
         }
     }
@@ -195,7 +197,7 @@ thread_local! {
 /// it panic (an invalid page type, `unreachable`) where a `Corrupted`
 /// error was due. The panic's message becomes the error's detail, and the
 /// default hook, which would print it with a backtrace, stays quiet.
-fn guarded<T>(work: impl FnOnce() -> Result<T, Failure>) -> Result<T, Failure> {
+fn guarded<T>(work: impl FnOnce() -> Result<T, TxnFailure>) -> Result<T, TxnFailure> {
     static QUIET_HOOK: Once = Once::new();
     QUIET_HOOK.call_once(|| {
         let previous = panic::take_hook();
@@ -214,7 +216,7 @@ fn guarded<T>(work: impl FnOnce() -> Result<T, Failure>) -> Result<T, Failure> {
             .map(|s| s.to_string())
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "the store's code stopped on it".to_owned());
-        Err(Failure::Damaged(detail))
+        Err(TxnFailure::Damaged(detail))
     })
 }
 
@@ -284,7 +286,7 @@ impl RedbStore {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             fs::create_dir_all(dir).map_err(|e| crate::io_error(&what, &e))?;
         }
-        let open = || -> Result<Database, Failure> {
+        let open = || -> Result<Database, TxnFailure> {
             // redb caches 1 GiB by default; a laptop import needs far less.
             let db = Database::builder()
                 .set_cache_size(CACHE_BYTES)
@@ -334,7 +336,7 @@ impl RedbStore {
     async fn run<T, F>(&self, what: String, work: F) -> PortResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Database) -> Result<T, Failure> + Send + 'static,
+        F: FnOnce(&Database) -> Result<T, TxnFailure> + Send + 'static,
     {
         if let Some(damage) = self.damage.get() {
             return Err(damage.clone());
@@ -372,12 +374,12 @@ fn number_of(
     numbers: &mut Table<(&str, &str), u32>,
     tenant: &str,
     name: &str,
-) -> Result<(u32, bool), Failure> {
+) -> Result<(u32, bool), TxnFailure> {
     if let Some(number) = numbers.get((tenant, name))? {
         return Ok((number.value(), false));
     }
     let number = u32::try_from(numbers.len()?).map_err(|_| {
-        Failure::Refused(format!(
+        TxnFailure::Refused(format!(
             "the store has numbered 2^32 names and cannot number {name}; import into a new data folder"
         ))
     })?;
@@ -391,13 +393,13 @@ fn claim_numbers(
     tenant: &str,
     scope: &str,
     import_id: &str,
-) -> Result<(u32, u32), Failure> {
+) -> Result<(u32, u32), TxnFailure> {
     let (scope_number, _) = number_of(&mut txn.open_table(SCOPE_NUMBERS)?, tenant, scope)?;
     Ok((scope_number, import_number(txn, tenant, import_id)?))
 }
 
 /// The import's number in claims and contact keys, given on first use.
-fn import_number(txn: &WriteTransaction, tenant: &str, import_id: &str) -> Result<u32, Failure> {
+fn import_number(txn: &WriteTransaction, tenant: &str, import_id: &str) -> Result<u32, TxnFailure> {
     let (number, new) = number_of(&mut txn.open_table(IMPORT_NUMBERS)?, tenant, import_id)?;
     if new {
         txn.open_table(IMPORT_IDS)?.insert(number, import_id)?;
@@ -414,19 +416,19 @@ fn numbered_key(number: u32, low: u64) -> u128 {
 
 /// The [`numbered_key`] of a stored claim on `phone`, which this store wrote
 /// only for E.164 numbers.
-fn stored_claim_key(scope_number: u32, phone: &[u8]) -> Result<u128, Failure> {
+fn stored_claim_key(scope_number: u32, phone: &[u8]) -> Result<u128, TxnFailure> {
     std::str::from_utf8(phone)
         .ok()
         .and_then(checked_e164_key)
         .map(|number| numbered_key(scope_number, number))
         .ok_or_else(|| {
-            Failure::Damaged("a claim is stored on a value that is not an E.164 number".into())
+            TxnFailure::Damaged("a claim is stored on a value that is not an E.164 number".into())
         })
 }
 
 /// Moves the claims of a store made before `claims_by_number` into
 /// `claims_by_e164`.
-fn move_claims_by_name(txn: &WriteTransaction) -> Result<(), Failure> {
+fn move_claims_by_name(txn: &WriteTransaction) -> Result<(), TxnFailure> {
     {
         let by_name = txn.open_table(CLAIMS_BY_NAME)?;
         let mut claims = txn.open_table(CLAIMS)?;
@@ -446,7 +448,7 @@ fn move_claims_by_name(txn: &WriteTransaction) -> Result<(), Failure> {
 }
 
 /// Moves the claims of a store made before `claims_by_e164` into it.
-fn move_claims_by_bytes(txn: &WriteTransaction) -> Result<(), Failure> {
+fn move_claims_by_bytes(txn: &WriteTransaction) -> Result<(), TxnFailure> {
     {
         let by_bytes = txn.open_table(CLAIMS_BY_BYTES)?;
         let mut claims = txn.open_table(CLAIMS)?;
@@ -457,7 +459,7 @@ fn move_claims_by_bytes(txn: &WriteTransaction) -> Result<(), Failure> {
                 .first_chunk::<4>()
                 .map(|bytes| u32::from_be_bytes(*bytes))
                 .ok_or_else(|| {
-                    Failure::Damaged("a claim's key is shorter than a scope's number".into())
+                    TxnFailure::Damaged("a claim's key is shorter than a scope's number".into())
                 })?;
             claims.insert(stored_claim_key(scope_number, &key[4..])?, claim.value())?;
         }
@@ -468,7 +470,7 @@ fn move_claims_by_bytes(txn: &WriteTransaction) -> Result<(), Failure> {
 
 /// Moves the contacts of a store made before `contacts_by_row` into
 /// `contacts_by_number`.
-fn move_contacts_by_id(txn: &WriteTransaction) -> Result<(), Failure> {
+fn move_contacts_by_id(txn: &WriteTransaction) -> Result<(), TxnFailure> {
     {
         let by_id = txn.open_table(CONTACTS_BY_ID)?;
         let mut contacts = txn.open_table(CONTACTS)?;
@@ -476,7 +478,7 @@ fn move_contacts_by_id(txn: &WriteTransaction) -> Result<(), Failure> {
             let (key, value) = entry?;
             let (tenant, contact_id) = key.value();
             let (import_id, row) = contact_id_parts(contact_id).ok_or_else(|| {
-                Failure::Damaged(format!(
+                TxnFailure::Damaged(format!(
                     "a contact is stored under `{contact_id}`, not a contact id"
                 ))
             })?;
@@ -489,7 +491,7 @@ fn move_contacts_by_id(txn: &WriteTransaction) -> Result<(), Failure> {
 }
 
 /// Moves the contacts of a store made before `contacts_by_number` into it.
-fn move_contacts_by_row(txn: &WriteTransaction) -> Result<(), Failure> {
+fn move_contacts_by_row(txn: &WriteTransaction) -> Result<(), TxnFailure> {
     {
         let by_row = txn.open_table(CONTACTS_BY_ROW)?;
         let mut contacts = txn.open_table(CONTACTS)?;
@@ -505,14 +507,14 @@ fn move_contacts_by_row(txn: &WriteTransaction) -> Result<(), Failure> {
 }
 
 /// An owned [`WriteTarget`], to move onto a blocking thread.
-struct Target {
+struct OwnedTarget {
     tenant: String,
     import_id: String,
     scope: String,
     mode: DuplicateMode,
 }
 
-impl From<WriteTarget<'_>> for Target {
+impl From<WriteTarget<'_>> for OwnedTarget {
     fn from(target: WriteTarget<'_>) -> Self {
         Self {
             tenant: target.tenant.to_owned(),
@@ -562,12 +564,12 @@ struct Numbers {
 impl Numbers {
     /// Refuses a batch with a number that is not E.164, which the rules
     /// never pass: claims are keyed by the number's digits.
-    fn of(writes: &[ContactWrite]) -> Result<Self, Failure> {
+    fn of(writes: &[ContactWrite]) -> Result<Self, TxnFailure> {
         let rows = writes
             .iter()
             .map(|write| match checked_e164_key(&write.contact.phone) {
                 Some(number) => Ok((write.row, number)),
-                None => Err(Failure::Refused(format!(
+                None => Err(TxnFailure::Refused(format!(
                     "the number of row {} is not in E.164 form (a + and up to 15 digits)",
                     write.row
                 ))),
@@ -592,7 +594,7 @@ impl Encoded {
         writes: &[ContactWrite],
         claimed_elsewhere: &[Option<(u32, u64)>],
         mode: DuplicateMode,
-    ) -> Result<Self, Failure> {
+    ) -> Result<Self, TxnFailure> {
         // About the JSON of a contact with a name, an email and a few fields.
         let mut json = Vec::with_capacity(writes.len() * 320);
         // Sized once: grown from empty, a chunk's writes were copied about a
@@ -644,9 +646,9 @@ const PROBED_ROWS: usize = 32;
 /// writer a lookup more.
 fn claimed_elsewhere_in_snapshot(
     db: &Database,
-    target: &Target,
+    target: &OwnedTarget,
     numbers: &Numbers,
-) -> Result<Vec<Option<(u32, u64)>>, Failure> {
+) -> Result<Vec<Option<(u32, u64)>>, TxnFailure> {
     let rows = &numbers.rows;
     if rows.is_empty() {
         return Ok(Vec::new());
@@ -699,7 +701,7 @@ fn claimed_elsewhere_in_snapshot(
 /// here they run on every core. The writer stores the merge only if the
 /// claim and the contact are still those read here, and merges again
 /// under its lock where they are not.
-fn premerge(db: &Database, rows: &mut Encoded) -> Result<(), Failure> {
+fn premerge(db: &Database, rows: &mut Encoded) -> Result<(), TxnFailure> {
     if rows
         .writes
         .iter()
@@ -736,7 +738,7 @@ fn put_back(
     claims: &mut Table<u128, (u32, u64)>,
     key: u128,
     claim: Option<(u32, u64)>,
-) -> Result<(), Failure> {
+) -> Result<(), TxnFailure> {
     match claim {
         Some(claim) => claims.insert(key, claim)?,
         None => claims.remove(key)?,
@@ -748,9 +750,9 @@ fn put_back(
 /// a row sees the claims of the rows before it.
 fn write_batch(
     db: &Database,
-    target: &Target,
+    target: &OwnedTarget,
     rows: Encoded,
-) -> Result<Vec<WriteOutcome>, Failure> {
+) -> Result<Vec<WriteOutcome>, TxnFailure> {
     let (tenant, import_id, scope) = (
         target.tenant.as_str(),
         target.import_id.as_str(),
@@ -893,7 +895,7 @@ impl ContactStore for RedbStore {
             target.scope,
             target.tenant
         );
-        let target = Arc::new(Target::from(target));
+        let target = Arc::new(OwnedTarget::from(target));
         let numbers = Numbers::of(rows).map_err(|e| e.port(&what))?;
         let (numbers, elsewhere) = if target.mode == DuplicateMode::Create {
             (numbers, vec![None; rows.len()])
@@ -1159,7 +1161,7 @@ impl ImportStore for RedbStore {
                 let mut record: ImportRecord = match imports.get(key)? {
                     Some(json) => decode(json.value())?,
                     None => {
-                        return Err(Failure::Refused(format!(
+                        return Err(TxnFailure::Refused(format!(
                             "no import {import_id} for tenant {tenant}"
                         )))
                     }
@@ -1220,7 +1222,7 @@ impl ImportStore for RedbStore {
                 let (key, _) = entry?;
                 let (_, _, import_id) = key.value();
                 let json = imports.get((tenant.as_str(), import_id))?.ok_or_else(|| {
-                    Failure::Damaged(format!(
+                    TxnFailure::Damaged(format!(
                         "the store lists import {import_id} of tenant {tenant} but holds no record of it"
                     ))
                 })?;
@@ -1470,7 +1472,7 @@ mod tests {
         redb.write_contacts(skip, &first).await.unwrap();
         memory.write_contacts(skip, &first).await.unwrap();
         // imp-b's batch is read and merged, then imp-c updates the contact.
-        let imp_b = Target::from(update("imp-b"));
+        let imp_b = OwnedTarget::from(update("imp-b"));
         let numbers = Numbers::of(&stale).unwrap();
         let elsewhere = claimed_elsewhere_in_snapshot(&redb.db, &imp_b, &numbers).unwrap();
         assert_eq!(
@@ -1511,7 +1513,7 @@ mod tests {
             row: 4,
             contact: contact("+14155550004", "Dee", "d"),
         }];
-        let at = Target::from(target("t1", "imp-a", "contacts", DuplicateMode::Update));
+        let at = OwnedTarget::from(target("t1", "imp-a", "contacts", DuplicateMode::Update));
         let numbers = Numbers::of(&rows).unwrap();
         let encoded =
             Encoded::new(&numbers, &rows, &[Some((7, 9))], DuplicateMode::Update).unwrap();
@@ -1947,7 +1949,7 @@ mod tests {
     fn a_panic_inside_redb_is_a_damaged_store_and_ends_its_use() {
         let (store, dir) = fresh();
         let path = dir.path().join("data").join("store.redb");
-        let future = store.run("reading".to_owned(), |_| -> Result<(), Failure> {
+        let future = store.run("reading".to_owned(), |_| -> Result<(), TxnFailure> {
             unreachable!("a page of an unexpected type")
         });
         let polled = pin!(future).poll(&mut Context::from_waker(Waker::noop()));

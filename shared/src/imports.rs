@@ -59,7 +59,7 @@ pub struct ImportRecord {
     pub status: ImportStatus,
     /// Why the import failed, for a FAILED one: a code and a sentence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failure: Option<Failure>,
+    pub failure: Option<ImportFailure>,
     pub spec: ImportSpec,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub facts: Option<FileFacts>,
@@ -89,7 +89,7 @@ pub struct ImportRecord {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Failure {
+pub struct ImportFailure {
     pub code: String,
     pub message: String,
 }
@@ -166,7 +166,7 @@ impl ImportRecord {
 pub struct ImportUpdate {
     pub status: ImportStatus,
     pub now: String,
-    pub failure: Option<Failure>,
+    pub failure: Option<ImportFailure>,
     pub facts: Option<FileFacts>,
     pub plan: Option<ColumnPlan>,
     pub data_key: Option<String>,

@@ -849,7 +849,7 @@ impl RowValidator {
         }
         let typed = match rule.kind {
             FieldKind::Text => Some(Value::String(value.to_owned())),
-            FieldKind::Number => parse_number(value).map(Value::Number),
+            FieldKind::Number => json_number(value).map(Value::Number),
             FieldKind::Boolean => parse_boolean(value).map(Value::Bool),
             FieldKind::Date => parse_date(value).map(Value::String),
         };
@@ -913,7 +913,8 @@ fn split_full_name(full: &str) -> (Option<String>, Option<String>) {
     }
 }
 
-fn parse_number(value: &str) -> Option<Number> {
+/// The value of a number field as a JSON number, when it is one.
+fn json_number(value: &str) -> Option<Number> {
     if let Ok(integer) = value.parse::<i64>() {
         return Some(Number::from(integer));
     }
@@ -996,10 +997,10 @@ mod tests {
 
     #[test]
     fn typed_values_convert() {
-        assert_eq!(parse_number("42"), Some(Number::from(42)));
-        assert_eq!(parse_number("3.5"), Number::from_f64(3.5));
-        assert_eq!(parse_number("1,000"), None);
-        assert_eq!(parse_number("NaN"), None);
+        assert_eq!(json_number("42"), Some(Number::from(42)));
+        assert_eq!(json_number("3.5"), Number::from_f64(3.5));
+        assert_eq!(json_number("1,000"), None);
+        assert_eq!(json_number("NaN"), None);
         assert_eq!(parse_boolean("Yes"), Some(true));
         assert_eq!(parse_boolean("0"), Some(false));
         assert_eq!(parse_boolean("maybe"), None);

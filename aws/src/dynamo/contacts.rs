@@ -29,7 +29,7 @@ use contact_import_core::spec::DuplicateMode;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use futures_util::FutureExt;
 
-use super::keys::{self, KEY_SK, SHARDS};
+use super::item_keys::{self, KEY_SK, SHARDS};
 use super::{
     attr, corrupt, fresh_token, get_s, n, s, to_json, DynamoStore, Item, GSI1, GSI3, IN_FLIGHT,
 };
@@ -51,20 +51,20 @@ impl<'a> Own<'a> {
             target,
             write,
             contact_id: contact_id_for(target.import_id, write.row),
-            pk: keys::number_pk(target.tenant, target.scope, &write.contact.phone),
+            pk: item_keys::number_pk(target.tenant, target.scope, &write.contact.phone),
         }
     }
 
     fn gsi1_pk(&self) -> String {
-        keys::gsi1_pk(
+        item_keys::gsi1_pk(
             self.target.tenant,
             self.target.scope,
-            keys::shard(&self.write.contact.phone),
+            item_keys::shard(&self.write.contact.phone),
         )
     }
 
     fn gsi3_pk(&self) -> String {
-        keys::gsi3_pk(self.target.tenant, self.target.import_id, self.target.scope)
+        item_keys::gsi3_pk(self.target.tenant, self.target.import_id, self.target.scope)
     }
 
     /// The row as a new contact of its own.
@@ -101,7 +101,7 @@ impl<'a> Own<'a> {
 
     /// `C#<own id>`: this row's contact beside the key.
     fn contact_item(&self) -> PortResult<Item> {
-        self.contact_attrs(keys::contact_sk(&self.contact_id), &self.stored())
+        self.contact_attrs(item_keys::contact_sk(&self.contact_id), &self.stored())
     }
 }
 
@@ -192,7 +192,7 @@ where
 impl DynamoStore {
     /// Puts a scope in the tenant's registry, once per process.
     pub(crate) async fn register_scope(&self, tenant: &str, scope: &str) -> PortResult<()> {
-        let tenant = keys::tenant(tenant)?;
+        let tenant = item_keys::tenant(tenant)?;
         if scope.is_empty() {
             return Err(PortError::Permanent(
                 "a destination scope cannot be empty".into(),
@@ -207,7 +207,7 @@ impl DynamoStore {
                 self.client
                     .put_item()
                     .table_name(&self.table)
-                    .item(attr::PK, s(keys::scopes_pk(tenant)))
+                    .item(attr::PK, s(item_keys::scopes_pk(tenant)))
                     .item(attr::SK, s(scope))
                     .item(attr::SCOPE, s(scope))
                     .send()
@@ -233,7 +233,7 @@ impl DynamoStore {
                 .query()
                 .table_name(&self.table)
                 .expression_attribute_names("#pk", attr::PK)
-                .expression_attribute_values(":pk", s(keys::scopes_pk(tenant)))
+                .expression_attribute_values(":pk", s(item_keys::scopes_pk(tenant)))
                 .consistent_read(true);
             match start {
                 Some(start) => query
@@ -278,7 +278,7 @@ impl DynamoStore {
             })?;
             (KEY_SK.to_owned(), Some((body, key.version.clone())))
         } else {
-            let sk = keys::contact_sk(target_id);
+            let sk = item_keys::contact_sk(target_id);
             let item = self.get_item(&own.pk, &sk).await?;
             let current = item.map(|item| {
                 (
@@ -540,7 +540,7 @@ impl DynamoStore {
             for shard in 0..SHARDS {
                 cursors.push(Cursor::new(IndexQuery {
                     index: ContactIndex::ByScope,
-                    pk: keys::gsi1_pk(tenant, scope, shard),
+                    pk: item_keys::gsi1_pk(tenant, scope, shard),
                     range: range.clone(),
                 }));
             }
@@ -548,7 +548,7 @@ impl DynamoStore {
         if let Some(import_id) = import_id {
             cursors.push(Cursor::new(IndexQuery {
                 index: ContactIndex::UpdatedByImport,
-                pk: keys::gsi3_pk(tenant, import_id, scope),
+                pk: item_keys::gsi3_pk(tenant, import_id, scope),
                 range: after.map_or(Range::All, |a| Range::After(a.to_owned())),
             }));
         }
@@ -642,7 +642,7 @@ impl ContactStore for DynamoStore {
         rows: &[ContactWrite],
     ) -> PortResult<Vec<WriteOutcome>> {
         async move {
-            keys::tenant(target.tenant)?;
+            item_keys::tenant(target.tenant)?;
             self.register_scope(target.tenant, target.scope).await?;
             // Rows of one number, in file order.
             let mut groups: Vec<Vec<usize>> = Vec::new();
@@ -697,10 +697,10 @@ impl ContactStore for DynamoStore {
         limit: usize,
     ) -> PortResult<ContactPage> {
         async move {
-            let tenant = keys::tenant(tenant)?;
+            let tenant = item_keys::tenant(tenant)?;
             let (token_scope, after_id) = match after {
                 Some(token) => {
-                    let (scope, id) = keys::parse_page_token(token);
+                    let (scope, id) = item_keys::parse_page_token(token);
                     (scope, Some(id))
                 }
                 None => (None, None),
@@ -752,7 +752,7 @@ impl ContactStore for DynamoStore {
                 contacts.truncate(limit);
                 contacts.last().map(|c| match &filter.scope {
                     Some(_) => c.contact_id.clone(),
-                    None => keys::page_token(&c.scope, &c.contact_id),
+                    None => item_keys::page_token(&c.scope, &c.contact_id),
                 })
             } else {
                 None

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::KeysAndAttributes;
 use contact_import_core::ports::{DoNotCallStore, PortError, PortResult};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
-use super::keys::{self, DNC_SK};
+use super::item_keys::{self, DNC_SK};
 use super::{attr, get_s, s, DynamoStore, Item, IN_FLIGHT};
 
 /// BatchGetItem reads at most this many keys.
@@ -85,7 +85,7 @@ impl DynamoStore {
     /// Puts one number unless it is there; true when it was new.
     async fn add_one(&self, tenant: &str, number: &str) -> PortResult<bool> {
         let item = Item::from([
-            (attr::PK.to_owned(), s(keys::dnc_pk(tenant, number))),
+            (attr::PK.to_owned(), s(item_keys::dnc_pk(tenant, number))),
             (attr::SK.to_owned(), s(DNC_SK)),
             (attr::PHONE.to_owned(), s(number)),
         ]);
@@ -97,11 +97,11 @@ impl DynamoStore {
 impl DoNotCallStore for DynamoStore {
     async fn do_not_call(&self, tenant: &str, numbers: &[String]) -> PortResult<HashSet<String>> {
         async move {
-            let tenant = keys::tenant(tenant)?;
+            let tenant = item_keys::tenant(tenant)?;
             // BatchGetItem refuses a request that names one key twice.
             let by_key: HashMap<String, &String> = numbers
                 .iter()
-                .map(|number| (keys::dnc_pk(tenant, number), number))
+                .map(|number| (item_keys::dnc_pk(tenant, number), number))
                 .collect();
             let mut pks: Vec<String> = by_key.keys().cloned().collect();
             pks.sort();
@@ -118,7 +118,7 @@ impl DoNotCallStore for DynamoStore {
     /// Conditional puts, 16 at a time; only the numbers not listed before count.
     async fn add_do_not_call(&self, tenant: &str, numbers: &[String]) -> PortResult<usize> {
         async move {
-            let tenant = keys::tenant(tenant)?;
+            let tenant = item_keys::tenant(tenant)?;
             let unique: BTreeSet<String> = numbers.iter().cloned().collect();
             let added: Vec<bool> = stream::iter(unique)
                 .map(|number| async move { self.add_one(tenant, &number).await })

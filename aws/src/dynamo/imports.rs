@@ -15,7 +15,7 @@ use contact_import_core::imports::{ChunkResult, ImportRecord, ImportStatus, Impo
 use contact_import_core::outcome::{ErrorCode, Tally};
 use contact_import_core::ports::{ChunkCommit, ImportStore, PortError, PortResult};
 
-use super::keys::{self, IMPORT_SK};
+use super::item_keys::{self, IMPORT_SK};
 use super::{
     attr, corrupt, fresh_token, get_json, get_n, get_s, n, s, to_json, DynamoStore, Item,
     CHUNK_MARKER_TTL, GSI2,
@@ -70,18 +70,18 @@ fn status_text(status: ImportStatus) -> String {
 
 /// The item of a new import record.
 pub fn import_item(record: &ImportRecord) -> PortResult<Item> {
-    let tenant = keys::tenant(&record.tenant)?;
+    let tenant = item_keys::tenant(&record.tenant)?;
     let mut item = Item::from([
         (
             attr::PK.to_owned(),
-            s(keys::import_pk(tenant, &record.import_id)),
+            s(item_keys::import_pk(tenant, &record.import_id)),
         ),
         (attr::SK.to_owned(), s(IMPORT_SK)),
         (attr::BODY.to_owned(), s(to_json(record)?)),
-        (attr::GSI2_PK.to_owned(), s(keys::gsi2_pk(tenant))),
+        (attr::GSI2_PK.to_owned(), s(item_keys::gsi2_pk(tenant))),
         (
             attr::GSI2_SK.to_owned(),
-            s(keys::gsi2_sk(&record.created_at, &record.import_id)),
+            s(item_keys::gsi2_sk(&record.created_at, &record.import_id)),
         ),
         (STATUS.to_owned(), s(status_text(record.status))),
         (UPDATED_AT.to_owned(), s(&record.updated_at)),
@@ -225,7 +225,7 @@ enum Commit {
 
 impl DynamoStore {
     async fn import_item_of(&self, tenant: &str, import_id: &str) -> PortResult<Option<Item>> {
-        self.get_item(&keys::import_pk(tenant, import_id), IMPORT_SK)
+        self.get_item(&item_keys::import_pk(tenant, import_id), IMPORT_SK)
             .await
     }
 
@@ -243,7 +243,7 @@ impl DynamoStore {
         import_id: &str,
         result: &ChunkResult,
     ) -> PortResult<[TransactWriteItem; 2]> {
-        let pk = keys::import_pk(tenant, import_id);
+        let pk = item_keys::import_pk(tenant, import_id);
         let expires_at = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
@@ -255,7 +255,7 @@ impl DynamoStore {
         let marker = Put::builder()
             .table_name(&self.table)
             .item(attr::PK, s(&pk))
-            .item(attr::SK, s(keys::chunk_sk(result.index)))
+            .item(attr::SK, s(item_keys::chunk_sk(result.index)))
             .item(attr::BODY, s(to_json(result)?))
             .item(INDEX, n(result.index))
             .item(attr::EXPIRES_AT, n(expires_at))
@@ -352,7 +352,7 @@ impl ImportStore for DynamoStore {
 
     async fn get_import(&self, tenant: &str, import_id: &str) -> PortResult<Option<ImportRecord>> {
         async move {
-            let tenant = keys::tenant(tenant)?;
+            let tenant = item_keys::tenant(tenant)?;
             self.import_item_of(tenant, import_id)
                 .await?
                 .map(|item| record_from_item(&item))
@@ -370,7 +370,7 @@ impl ImportStore for DynamoStore {
         update: &ImportUpdate,
     ) -> PortResult<bool> {
         async move {
-            let tenant = keys::tenant(tenant)?;
+            let tenant = item_keys::tenant(tenant)?;
             let values = update_values(update)?;
             let set: Vec<String> = (0..values.len())
                 .map(|i| format!("#u{i} = :u{i}"))
@@ -381,7 +381,7 @@ impl ImportStore for DynamoStore {
                         .client
                         .update_item()
                         .table_name(&self.table)
-                        .key(attr::PK, s(keys::import_pk(tenant, import_id)))
+                        .key(attr::PK, s(item_keys::import_pk(tenant, import_id)))
                         .key(attr::SK, s(IMPORT_SK))
                         .update_expression(format!("SET {}", set.join(", ")))
                         .condition_expression("attribute_exists(#pk) AND #status = :from")
@@ -423,7 +423,7 @@ impl ImportStore for DynamoStore {
         result: &ChunkResult,
     ) -> PortResult<ChunkCommit> {
         async move {
-        let tenant = keys::tenant(tenant)?;
+        let tenant = item_keys::tenant(tenant)?;
         let items = self.commit_items(tenant, import_id, result)?;
         let mut token = fresh_token();
         let mut attempt = 0;
@@ -464,8 +464,8 @@ impl ImportStore for DynamoStore {
 
     async fn chunk_results(&self, tenant: &str, import_id: &str) -> PortResult<Vec<ChunkResult>> {
         async move {
-            let tenant = keys::tenant(tenant)?;
-            let pk = keys::import_pk(tenant, import_id);
+            let tenant = item_keys::tenant(tenant)?;
+            let pk = item_keys::import_pk(tenant, import_id);
             let query = || {
                 self.client
                     .query()
@@ -474,7 +474,7 @@ impl ImportStore for DynamoStore {
                     .expression_attribute_names("#pk", attr::PK)
                     .expression_attribute_names("#sk", attr::SK)
                     .expression_attribute_values(":pk", s(&pk))
-                    .expression_attribute_values(":chunk", s(keys::CHUNK_PREFIX))
+                    .expression_attribute_values(":chunk", s(item_keys::CHUNK_PREFIX))
                     .consistent_read(true)
             };
             let mut results = self
@@ -493,7 +493,7 @@ impl ImportStore for DynamoStore {
     /// Newest first, from GSI2 (eventually consistent, as every index read).
     async fn list_imports(&self, tenant: &str, limit: usize) -> PortResult<Vec<ImportRecord>> {
         async move {
-            let tenant = keys::tenant(tenant)?;
+            let tenant = item_keys::tenant(tenant)?;
             if limit == 0 {
                 return Ok(Vec::new());
             }
@@ -504,7 +504,7 @@ impl ImportStore for DynamoStore {
                     .index_name(GSI2)
                     .key_condition_expression("#pk = :pk")
                     .expression_attribute_names("#pk", attr::GSI2_PK)
-                    .expression_attribute_values(":pk", s(keys::gsi2_pk(tenant)))
+                    .expression_attribute_values(":pk", s(item_keys::gsi2_pk(tenant)))
                     .scan_index_forward(false)
                     .limit(i32::try_from(limit).unwrap_or(i32::MAX))
             };
@@ -525,7 +525,7 @@ impl ImportStore for DynamoStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use contact_import_core::imports::Failure;
+    use contact_import_core::imports::ImportFailure;
     use contact_import_core::outcome::WriteOutcome;
     use contact_import_core::spec::ImportSpec;
 
@@ -577,7 +577,7 @@ mod tests {
         assert_eq!(record_from_item(&item).unwrap(), expected);
 
         let mut last = ImportUpdate::to(ImportStatus::Failed, "2026-01-01T00:01:00Z");
-        last.failure = Some(Failure {
+        last.failure = Some(ImportFailure {
             code: "no_phone_column".into(),
             message: "No column holds phone numbers.".into(),
         });

@@ -9,7 +9,7 @@
 mod contacts;
 mod dnc;
 mod imports;
-pub mod keys;
+pub mod item_keys;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Display;

@@ -26,7 +26,7 @@ pub struct Config {
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigError {
+pub enum FunctionConfigError {
     #[error("{0}; the template sets it for every function")]
     Missing(#[from] contact_import_aws::ConfigError),
     #[error("{name} is `{value}`; it must be a whole number of rows from 1")]
@@ -43,18 +43,18 @@ pub const VARIABLES: [&str; 5] = {
 };
 
 impl Config {
-    pub fn from_env() -> Result<Config, ConfigError> {
+    pub fn from_env() -> Result<Config, FunctionConfigError> {
         Config::from_vars(|name| std::env::var(name).ok())
     }
 
     /// Reads the variables through `var`, so that tests need not touch the environment.
-    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Config, FunctionConfigError> {
         let chunk_rows = match var(CHUNK_ROWS).filter(|v| !v.is_empty()) {
             None => DEFAULT_CHUNK_ROWS,
             Some(value) => match value.parse::<u64>() {
                 Ok(rows) if rows >= 1 => rows,
                 _ => {
-                    return Err(ConfigError::BadNumber {
+                    return Err(FunctionConfigError::BadNumber {
                         name: CHUNK_ROWS,
                         value,
                     })
@@ -268,7 +268,10 @@ mod tests {
         vars.insert("FINALIZE_QUEUE_URL", "http://q/finalize");
         assert_eq!(read(&vars).unwrap().chunk_rows, DEFAULT_CHUNK_ROWS);
         vars.insert("CHUNK_ROWS", "0");
-        assert!(matches!(read(&vars), Err(ConfigError::BadNumber { .. })));
+        assert!(matches!(
+            read(&vars),
+            Err(FunctionConfigError::BadNumber { .. })
+        ));
         vars.insert("CHUNK_ROWS", "250");
         assert_eq!(read(&vars).unwrap().chunk_rows, 250);
     }

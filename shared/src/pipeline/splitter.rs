@@ -11,7 +11,9 @@ use super::handoff::Place;
 use super::importer::{check_chunk, read_chunk, Checker};
 use super::{to_json, ChunkMessage, Pipeline, PipelineError};
 use crate::engine::{ContactFile, FileFacts, FirstOccurrences};
-use crate::imports::{import_id_for, keys, Failure, ImportRecord, ImportStatus, ImportUpdate};
+use crate::imports::{
+    import_id_for, keys, ImportFailure, ImportRecord, ImportStatus, ImportUpdate,
+};
 use crate::input::{utf8_reader, TextEncoding};
 use crate::phone::e164_key;
 use crate::plan::ColumnPlan;
@@ -420,7 +422,7 @@ where
         let (code, message) = (refusal.code(), refusal.to_string());
         warn!(code, "import refused");
         let mut failed = ImportUpdate::to(ImportStatus::Failed, &super::now());
-        failed.failure = Some(Failure {
+        failed.failure = Some(ImportFailure {
             code: code.to_owned(),
             message: message.clone(),
         });
