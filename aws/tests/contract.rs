@@ -1,5 +1,5 @@
 //! The store contract, against DynamoDB as moto serves it.
 
-mod common;
+use contact_import_testkit as kit;
 
-contact_import_core::store_contract_tests!(async { common::store().await });
+contact_import_core::store_contract_tests!(async { kit::store().await });

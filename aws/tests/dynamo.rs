@@ -2,8 +2,6 @@
 //! reference store gives the same outcomes and listings; keys stay inside
 //! their tenant and scope; errors say what failed.
 
-mod common;
-
 use std::collections::BTreeSet;
 
 use contact_import_aws::{create_table, DynamoStore};
@@ -15,17 +13,7 @@ use contact_import_core::ports::{
     StoredContact, WriteTarget,
 };
 use contact_import_core::spec::{DuplicateMode, ImportSpec};
-use contact_import_core::Contact;
-
-fn contact(phone: &str, first_name: &str, tags: &[&str]) -> Contact {
-    Contact {
-        phone: phone.to_owned(),
-        phone_raw: phone.to_owned(),
-        first_name: Some(first_name.to_owned()),
-        tags: tags.iter().map(|t| t.to_string()).collect(),
-        ..Contact::default()
-    }
-}
+use contact_import_testkit::{self as kit, contact};
 
 fn number(i: u32) -> String {
     format!("+1415555{i:04}")
@@ -168,9 +156,9 @@ fn filter(scope: Option<&str>, import_id: Option<&str>) -> ContactFilter {
 
 #[tokio::test]
 async fn the_same_script_gives_what_the_reference_store_gives() {
-    let store = common::store().await;
+    let store = kit::store().await;
     let reference = MemoryStore::default();
-    let tenant = common::unique("t");
+    let tenant = kit::unique("t");
     let outcomes = run_script(&store, &tenant).await;
     assert_eq!(outcomes, run_script(&reference, &tenant).await);
     assert_eq!(outcomes[1][0], WriteOutcome::Updated);
@@ -227,8 +215,8 @@ async fn the_same_script_gives_what_the_reference_store_gives() {
 
 #[tokio::test]
 async fn user_text_cannot_reach_another_scope_or_tenant() {
-    let store = common::store().await;
-    let (tenant, other) = (common::unique("t"), common::unique("t"));
+    let store = kit::store().await;
+    let (tenant, other) = (kit::unique("t"), kit::unique("t"));
     let write = |scope: &'static str, tenant: &str| {
         let store = &store;
         let tenant = tenant.to_owned();
@@ -304,8 +292,8 @@ fn record(tenant: &str, import_id: &str) -> ImportRecord {
 
 #[tokio::test]
 async fn redelivered_chunk_commits_add_up_once() {
-    let store = common::store().await;
-    let tenant = common::unique("t");
+    let store = kit::store().await;
+    let tenant = kit::unique("t");
     assert!(store
         .create_import(&record(&tenant, "imp-a"))
         .await
@@ -361,8 +349,8 @@ async fn redelivered_chunk_commits_add_up_once() {
 
 #[tokio::test]
 async fn missing_imports_and_tables_are_reported_as_such() {
-    let store = common::store().await;
-    let tenant = common::unique("t");
+    let store = kit::store().await;
+    let tenant = kit::unique("t");
     let result = ChunkResult {
         index: 0,
         tally: Tally::default(),
@@ -395,7 +383,7 @@ async fn missing_imports_and_tables_are_reported_as_such() {
         .unwrap());
     assert!(store.list_imports(&tenant, 0).await.unwrap().is_empty());
 
-    let clients = common::clients().await;
+    let clients = kit::clients().await;
     let missing = DynamoStore::new(clients.dynamodb, "no-such-table");
     let err = missing.get_import(&tenant, "imp-a").await.unwrap_err();
     match err {
@@ -409,8 +397,8 @@ async fn missing_imports_and_tables_are_reported_as_such() {
 
 #[tokio::test]
 async fn creating_the_table_again_changes_nothing() {
-    let clients = common::clients().await;
-    let table = &common::new_table(&clients).await;
+    let clients = kit::clients().await;
+    let table = &kit::new_table(&clients).await;
     create_table(&clients.dynamodb, table).await.unwrap();
     let described = clients
         .dynamodb

@@ -1,15 +1,14 @@
 //! AwsObjects on moto's S3: facts, ranges, streaming reads, multipart writes.
 
-mod common;
-
 use std::io::{Cursor, Read};
 
 use aws_sdk_s3::types::{BucketVersioningStatus, Tag, Tagging, VersioningConfiguration};
 use contact_import_aws::{AwsObjects, Clients, PART_SIZE, TABLE_TAG};
 use contact_import_core::ports::{ObjectStore, PortError};
+use contact_import_testkit as kit;
 
 async fn bucket(clients: &Clients) -> AwsObjects {
-    let name = common::unique("bucket").to_lowercase();
+    let name = kit::unique("bucket").to_lowercase();
     clients
         .s3
         .create_bucket()
@@ -42,14 +41,14 @@ fn pattern(len: usize) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn parts_are_joined_in_order_through_a_multipart_upload() {
-    let clients = common::clients().await;
+    let clients = kit::clients().await;
     let objects = bucket(&clients).await;
     contact_import_core::contract::objects_join_parts_in_order(std::sync::Arc::new(objects)).await;
 }
 
 #[tokio::test]
 async fn small_objects_round_trip_and_absent_ones_are_none() {
-    let clients = common::clients().await;
+    let clients = kit::clients().await;
     let objects = bucket(&clients).await;
     assert_eq!(objects.head("uploads/t/none.csv").await.unwrap(), None);
     assert_eq!(objects.get("uploads/t/none.csv").await.unwrap(), None);
@@ -86,7 +85,7 @@ async fn small_objects_round_trip_and_absent_ones_are_none() {
 
 #[tokio::test]
 async fn head_reads_the_spec_metadata_and_the_version() {
-    let clients = common::clients().await;
+    let clients = kit::clients().await;
     let objects = bucket(&clients).await;
     keep_versions(&clients, &objects).await;
     let spec = r#"{"destination":{"type":"campaign","id":"c1"}}"#;
@@ -112,7 +111,7 @@ async fn head_reads_the_spec_metadata_and_the_version() {
 
 #[tokio::test]
 async fn an_upload_is_named_by_its_version_and_its_etag_as_events_name_it() {
-    let clients = common::clients().await;
+    let clients = kit::clients().await;
     let objects = bucket(&clients).await;
     let put = |body: &'static str| {
         clients
@@ -144,7 +143,7 @@ async fn an_upload_is_named_by_its_version_and_its_etag_as_events_name_it() {
 
 #[tokio::test]
 async fn bucket_tags_are_read_by_name() {
-    let clients = common::clients().await;
+    let clients = kit::clients().await;
     let objects = bucket(&clients).await;
     assert_eq!(
         objects.bucket_tag(TABLE_TAG).await.unwrap(),
@@ -177,7 +176,7 @@ async fn bucket_tags_are_read_by_name() {
 
 #[tokio::test]
 async fn ranges_read_exactly_the_bytes_asked_for() {
-    let clients = common::clients().await;
+    let clients = kit::clients().await;
     let objects = bucket(&clients).await;
     let body = pattern(1000);
     objects
@@ -208,7 +207,7 @@ async fn ranges_read_exactly_the_bytes_asked_for() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_large_object_streams_in_and_out_in_parts() {
-    let clients = common::clients().await;
+    let clients = kit::clients().await;
     let objects = bucket(&clients).await;
     let body = pattern(2 * PART_SIZE + 12_345);
     let source: Box<dyn Read + Send> = Box::new(Cursor::new(body.clone()));
@@ -284,7 +283,7 @@ impl Read for Failing {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_upload_is_aborted_and_leaves_nothing() {
-    let clients = common::clients().await;
+    let clients = kit::clients().await;
     let objects = bucket(&clients).await;
     let writer = objects.clone();
     let result = tokio::task::spawn_blocking(move || {
@@ -323,7 +322,7 @@ async fn a_failed_upload_is_aborted_and_leaves_nothing() {
 
 #[tokio::test]
 async fn put_from_reader_outside_a_runtime_is_refused_not_a_panic() {
-    let clients = common::clients().await;
+    let clients = kit::clients().await;
     let objects = bucket(&clients).await;
     let result = std::thread::spawn(move || {
         objects.put_from_reader("x.csv", Box::new(Cursor::new(b"a".to_vec())))

@@ -1,17 +1,16 @@
 //! AwsQueue on moto's SQS: every message arrives, on the queue it was sent to.
 
-mod common;
-
 use std::collections::BTreeSet;
 
 use contact_import_aws::{AwsQueue, Clients};
 use contact_import_core::ports::{MessageQueue, PortError, QueueName};
+use contact_import_testkit as kit;
 
 async fn queue(clients: &Clients, name: &str) -> String {
     clients
         .sqs
         .create_queue()
-        .queue_name(common::unique(name))
+        .queue_name(kit::unique(name))
         .send()
         .await
         .expect("creating a queue on moto")
@@ -51,7 +50,7 @@ async fn drain(clients: &Clients, url: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn messages_go_to_their_queue_in_batches() {
-    let clients = common::clients().await;
+    let clients = kit::clients().await;
     let (chunks, finalize) = (
         queue(&clients, "chunks").await,
         queue(&clients, "finalize").await,
@@ -80,7 +79,7 @@ async fn messages_go_to_their_queue_in_batches() {
 
 #[tokio::test]
 async fn a_missing_queue_is_a_permanent_error_naming_it() {
-    let clients = common::clients().await;
+    let clients = kit::clients().await;
     let missing = format!(
         "{}/123456789012/no-such-queue",
         std::env::var("AWS_ENDPOINT_URL").unwrap()

@@ -19,10 +19,11 @@ use aws_sdk_s3::types::{
     VersioningConfiguration,
 };
 use aws_sdk_sqs::types::{Message, QueueAttributeName};
-use contact_import_aws::{create_table, AwsSettings, Clients, TABLE_TAG};
+use contact_import_aws::{Clients, TABLE_TAG};
 use contact_import_lambda::{
     aws_pipeline, handle_chunks, handle_finalizer, handle_uploads, AwsPipeline, Config,
 };
+use contact_import_testkit as kit;
 use serde_json::{json, Value};
 use tokio::runtime::Runtime;
 
@@ -31,14 +32,6 @@ use common::{keys, phones, Dir, SUMMARY_FIELDS};
 const TENANT: &str = "acme";
 /// Small chunks, so that the example file makes several.
 const CHUNK_ROWS: u64 = 4;
-
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    format!("{prefix}-{nanos}")
-}
 
 fn example(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -69,10 +62,7 @@ enum Bucket {
 
 impl Stack {
     fn new(bucket: Bucket) -> Stack {
-        assert!(
-            std::env::var_os("AWS_ENDPOINT_URL").is_some(),
-            "these tests need moto: run scripts/test"
-        );
+        kit::require_moto();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -80,13 +70,11 @@ impl Stack {
             .unwrap();
         let (clients, config, uploads_queue_url) = runtime.block_on(async {
             let clients = Clients::connect().await.unwrap();
-            let name = unique("imports");
-            let table = unique("contact-import");
-            create_table(&clients.dynamodb, &table).await.unwrap();
+            let resources = kit::new_resources(&clients).await;
+            let (name, table) = (&resources.bucket, &resources.table);
             let s3 = &clients.s3;
-            s3.create_bucket().bucket(&name).send().await.unwrap();
             s3.put_bucket_versioning()
-                .bucket(&name)
+                .bucket(name)
                 .versioning_configuration(
                     VersioningConfiguration::builder()
                         .status(BucketVersioningStatus::Enabled)
@@ -96,25 +84,20 @@ impl Stack {
                 .await
                 .unwrap();
             if bucket != Bucket::Untagged {
-                let tag = Tag::builder().key(TABLE_TAG).value(&table).build().unwrap();
+                let tag = Tag::builder().key(TABLE_TAG).value(table).build().unwrap();
                 s3.put_bucket_tagging()
-                    .bucket(&name)
+                    .bucket(name)
                     .tagging(Tagging::builder().tag_set(tag).build().unwrap())
                     .send()
                     .await
                     .unwrap();
             }
-            let uploads = queue(&clients, "uploads").await;
+            let uploads = kit::new_queue(&clients, "uploads").await;
             if bucket != Bucket::Unheard {
-                notify(&clients, &name, &uploads).await;
+                notify(&clients, name, &uploads).await;
             }
             let config = Config {
-                resources: AwsSettings {
-                    bucket: name,
-                    table,
-                    chunk_queue_url: queue(&clients, "chunks").await,
-                    finalize_queue_url: queue(&clients, "finalize").await,
-                },
+                resources,
                 chunk_rows: CHUNK_ROWS,
             };
             (clients, config, uploads)
@@ -173,19 +156,6 @@ impl Stack {
                 .collect()
         })
     }
-}
-
-async fn queue(clients: &Clients, name: &str) -> String {
-    clients
-        .sqs
-        .create_queue()
-        .queue_name(unique(name))
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_owned()
 }
 
 /// S3 tells the uploads queue of every .csv under uploads/, as the template's

@@ -15,7 +15,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
-use contact_import_aws::{create_table, Adapters, AwsSettings, Clients};
+use contact_import_aws::{Adapters, Clients};
 use contact_import_core::engine::{ContactFile, RowOutcome, Screen};
 use contact_import_core::imports::{import_id_for, ImportStatus};
 use contact_import_core::outcome::ErrorCode;
@@ -27,6 +27,7 @@ use contact_import_core::ImportSpec;
 use contact_import_lambda::{
     aws_pipeline, handle_chunks, handle_finalizer, handle_uploads, AwsPipeline, Config,
 };
+use contact_import_testkit as kit;
 
 mod common;
 use common::{fixture, sqs_event};
@@ -42,55 +43,11 @@ struct Stack {
     pipeline: AwsPipeline,
 }
 
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    format!("{prefix}-{nanos}")
-}
-
 /// A bucket, a table and two queues of their own on moto.
 async fn stack() -> Stack {
-    assert!(
-        std::env::var_os("AWS_ENDPOINT_URL").is_some(),
-        "these tests need moto: run scripts/test"
-    );
-    let clients = Clients::connect().await.unwrap();
-    let bucket = unique("imports");
-    clients
-        .s3
-        .create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .expect("creating the bucket");
-    let table = unique("contact-import");
-    create_table(&clients.dynamodb, &table)
-        .await
-        .expect("creating the table");
-    let queue_url = |name: String| {
-        let sqs = clients.sqs.clone();
-        async move {
-            sqs.create_queue()
-                .queue_name(name)
-                .send()
-                .await
-                .expect("creating a queue")
-                .queue_url()
-                .expect("a queue has a URL")
-                .to_owned()
-        }
-    };
-    let chunk_queue_url = queue_url(unique("chunks")).await;
-    let finalize_queue_url = queue_url(unique("finalize")).await;
+    let clients = kit::clients().await;
     let config = Config {
-        resources: AwsSettings {
-            bucket,
-            table,
-            chunk_queue_url,
-            finalize_queue_url,
-        },
+        resources: kit::new_resources(&clients).await,
         chunk_rows: CHUNK_ROWS,
     };
     let pipeline = aws_pipeline(&config).await;
