@@ -6,8 +6,6 @@
 //! reads, as it would against AWS. `scripts/test` starts moto and points
 //! AWS_ENDPOINT_URL at it.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -27,7 +25,7 @@ use contact_import_testkit as kit;
 use serde_json::{json, Value};
 use tokio::runtime::Runtime;
 
-use common::{keys, phones, Dir, SUMMARY_FIELDS};
+use crate::common::{keys, phones, Dir, SUMMARY_FIELDS};
 
 const TENANT: &str = "acme";
 /// Small chunks, so that the example file makes several.

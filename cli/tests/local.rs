@@ -2,14 +2,12 @@
 //! `resume`, `history`, `report`, `contacts`, `dnc` and `generate`, each test in its
 //! own folder with its own `--data`.
 
-mod common;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use common::{
+use crate::common::{
     keys, line, parts_written, phones, wait_for_parts_beyond, words, Dir, SUMMARY_FIELDS,
 };
 

@@ -1,14 +1,12 @@
 //! `contact-import preview` run as a user runs it, on files written here.
 
-mod common;
-
 use std::fs;
 
 use assert_cmd::cargo::cargo_bin_cmd;
 use predicates::prelude::*;
 use serde_json::Value;
 
-use common::{line, words, Dir};
+use crate::common::{line, words, Dir};
 
 const CLEAN: &str = "\
 Phone Number,First Name,Last Name,Email,Lead Source,Plan

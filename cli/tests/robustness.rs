@@ -4,14 +4,12 @@
 //! line, nothing written, and with `--json` one object with `error` and
 //! `code`.
 
-mod common;
-
 use std::fs;
 use std::path::Path;
 
 use serde_json::{json, Value};
 
-use common::{wait_for_parts_beyond, Dir, Run};
+use crate::common::{wait_for_parts_beyond, Dir, Run};
 
 const SMALL: &str = "\
 phone,first_name

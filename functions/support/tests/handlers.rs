@@ -9,8 +9,7 @@ use contact_import_core::pipeline::{Pipeline, PipelineConfig, Upload};
 use contact_import_core::ports::{ImportStore, QueueName};
 use contact_import_lambda::{handle_chunks, handle_finalizer, handle_uploads, uploads_of};
 
-mod common;
-use common::{fixture, numbered, sqs_event};
+use crate::common::{fixture, numbered, sqs_event};
 
 const BUCKET: &str = "contact-imports-local";
 const DECODED_KEY: &str = "uploads/acme/spring list(2026).csv";

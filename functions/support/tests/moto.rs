@@ -29,8 +29,7 @@ use contact_import_lambda::{
 };
 use contact_import_testkit as kit;
 
-mod common;
-use common::{fixture, sqs_event};
+use crate::common::{fixture, sqs_event};
 
 const ROWS: u64 = 2_500;
 const CHUNK_ROWS: u64 = 500;
