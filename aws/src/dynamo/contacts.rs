@@ -31,7 +31,8 @@ use futures_util::FutureExt;
 
 use super::item_keys::{self, KEY_SK, SHARDS};
 use super::{
-    attr, corrupt, fresh_token, get_s, n, s, to_json, DynamoStore, Item, GSI1, GSI3, IN_FLIGHT,
+    attr, corrupt, fresh_token, get_s, n, s, to_json, DynamoStore, Item, PutNew, GSI1, GSI3,
+    IN_FLIGHT,
 };
 
 /// Read-decide-write rounds for one row before contention counts as transient.
@@ -255,12 +256,11 @@ impl DynamoStore {
     /// The fast path: claims an unclaimed key and writes the row's contact
     /// into it, in one conditional put. When the key exists: the key as it
     /// was (returned with the failure, or read when the server left it out).
-    async fn put_claim(&self, own: &Own<'_>) -> PortResult<Result<(), Option<Item>>> {
+    async fn put_claim(&self, own: &Own<'_>) -> PortResult<PutNew> {
         let item = own.claim_item()?;
         match self.put_new(&item, "PutItem (claim a number)").await? {
-            Ok(()) => Ok(Ok(())),
-            Err(Some(old)) => Ok(Err(Some(old))),
-            Err(None) => Ok(Err(self.get_item(&own.pk, KEY_SK).await?)),
+            PutNew::Exists(None) => Ok(PutNew::Exists(self.get_item(&own.pk, KEY_SK).await?)),
+            put => Ok(put),
         }
     }
 
@@ -382,8 +382,8 @@ impl DynamoStore {
             let current = match known.take() {
                 Some(current) => current,
                 None => match self.put_claim(own).await? {
-                    Ok(()) => return Ok(WriteOutcome::Inserted),
-                    Err(current) => current,
+                    PutNew::Written => return Ok(WriteOutcome::Inserted),
+                    PutNew::Exists(current) => current,
                 },
             };
             // Gone since the put failed: the fast path again.
@@ -452,10 +452,10 @@ impl DynamoStore {
         let item = own.contact_item()?;
         let version = get_s(&item, attr::VERSION).map(str::to_owned);
         let created = match self.put_new(&item, "PutItem (create a contact)").await? {
-            Ok(()) => true,
+            PutNew::Written => true,
             // Our own version: an earlier try of this very call landed and
             // its answer was lost.
-            Err(old) => old
+            PutNew::Exists(old) => old
                 .as_ref()
                 .and_then(|old| get_s(old, attr::VERSION))
                 .is_some_and(|v| Some(v) == version.as_deref()),

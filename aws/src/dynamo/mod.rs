@@ -73,6 +73,14 @@ pub const CHUNK_MARKER_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 /// requests a second for one importer (docs/aws-cost.md).
 const IN_FLIGHT: usize = 16;
 
+/// What a conditional put of a new item found.
+enum PutNew {
+    Written,
+    /// An item with its key existed: the item, or `None` when the server
+    /// left it out of its answer.
+    Exists(Option<Item>),
+}
+
 /// Every store port on one DynamoDB table.
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
@@ -114,12 +122,14 @@ impl DynamoStore {
 
     /// Writes `item` unless an item with its key exists; true when it was new.
     async fn put_if_absent(&self, item: Item, operation: &str) -> PortResult<bool> {
-        Ok(self.put_new(&item, operation).await?.is_ok())
+        Ok(matches!(
+            self.put_new(&item, operation).await?,
+            PutNew::Written
+        ))
     }
 
-    /// Puts `item` unless its key exists. `Err(old)` when it did: the item
-    /// found, or `None` when the server left it out of its answer.
-    async fn put_new(&self, item: &Item, operation: &str) -> PortResult<Result<(), Option<Item>>> {
+    /// Puts `item` unless its key exists.
+    async fn put_new(&self, item: &Item, operation: &str) -> PortResult<PutNew> {
         self.retry
             .run(|| async {
                 let result = self
@@ -135,10 +145,10 @@ impl DynamoStore {
                     .send()
                     .await;
                 match result {
-                    Ok(_) => Ok(Ok(())),
+                    Ok(_) => Ok(PutNew::Written),
                     Err(err) => match err.as_service_error() {
                         Some(PutItemError::ConditionalCheckFailedException(failed)) => {
-                            Ok(Err(failed.item.clone()))
+                            Ok(PutNew::Exists(failed.item.clone()))
                         }
                         _ => Err(self.err(operation)(err)),
                     },

@@ -47,7 +47,7 @@ where
                 from_chunks.add(&chunk.tally);
             }
             if from_chunks != record.tally || chunks.len() as u32 != record.chunks_total {
-                return Err(PipelineError::Invalid(format!(
+                return Err(PipelineError::Inconsistent(format!(
                     "import {import_id}: the chunks' counters do not add up to the import's"
                 )));
             }
@@ -103,16 +103,19 @@ where
                         .map(|h| crate::report::neutralise(h).into_owned()),
                 ),
             )
-            .map_err(|e| PipelineError::Invalid(format!("writing the report header: {e}")))?;
+            .map_err(|e| PipelineError::Report(format!("writing the report header: {e}")))?;
         let header = header
             .into_inner()
-            .map_err(|e| PipelineError::Invalid(format!("writing the report header: {e}")))?;
+            .map_err(|e| PipelineError::Report(format!("writing the report header: {e}")))?;
         let key = keys::report(&record.tenant, &record.import_id);
         let objects = Arc::clone(&self.objects);
         let target = key.clone();
         tokio::task::spawn_blocking(move || objects.put_joined(&target, header, parts))
             .await
-            .map_err(|e| PipelineError::Invalid(format!("joining the report stopped: {e}")))??;
+            .map_err(|e| PipelineError::Stopped {
+                work: "joining the report",
+                detail: e.to_string(),
+            })??;
         Ok(Some(key))
     }
 

@@ -120,7 +120,7 @@ where
             self.store.write_contacts(target, &writes).await?
         };
         if outcomes.len() != writes.len() {
-            return Err(PipelineError::Invalid(format!(
+            return Err(PipelineError::Inconsistent(format!(
                 "the store answered {} outcomes for {} contacts",
                 outcomes.len(),
                 writes.len()
@@ -162,10 +162,10 @@ pub(super) fn report_lines(rejected: &[Rejection]) -> Result<Vec<u8>, PipelineEr
     let mut part = ReportWriter::without_header(Vec::new());
     for rejection in rejected {
         part.write(rejection)
-            .map_err(|e| PipelineError::Invalid(format!("writing a report line: {e}")))?;
+            .map_err(|e| PipelineError::Report(format!("writing a report line: {e}")))?;
     }
     part.finish()
-        .map_err(|e| PipelineError::Invalid(format!("writing a report part: {e}")))
+        .map_err(|e| PipelineError::Report(format!("writing a report part: {e}")))
 }
 
 /// Runs the row rules over a chunk on a blocking thread: they are CPU work.
@@ -178,7 +178,10 @@ async fn check_rows(
     let chunk = chunk.clone();
     tokio::task::spawn_blocking(move || check_chunk(&checker, &bytes, &chunk))
         .await
-        .map_err(|e| PipelineError::Invalid(format!("the chunk check stopped: {e}")))?
+        .map_err(|e| PipelineError::Stopped {
+            work: "the chunk check",
+            detail: e.to_string(),
+        })?
 }
 
 /// What the rules of an import need to check its rows.
@@ -197,7 +200,7 @@ impl Checker {
                 plan: plan.clone(),
                 facts: facts.clone(),
             }),
-            _ => Err(PipelineError::Invalid(format!(
+            _ => Err(PipelineError::Inconsistent(format!(
                 "import {} has no column plan yet",
                 record.import_id
             ))),
@@ -251,13 +254,13 @@ pub(super) fn read_chunk(
     let mut rows = 0;
     while let Some(raw) = reader
         .next_record()
-        .map_err(|e| PipelineError::Invalid(format!("reading the chunk: {e}")))?
+        .map_err(|e| PipelineError::UploadChanged(format!("reading the chunk: {e}")))?
     {
         // Contact ids are made of row numbers: a row read where the
         // splitter did not count it would overwrite another's contact.
         let row = raw.row;
         if rows == 0 && row != chunk.first_row {
-            return Err(PipelineError::Invalid(format!(
+            return Err(PipelineError::UploadChanged(format!(
                 "the chunk starts at row {row} where the splitter counted row {}; the file changed after it was split",
                 chunk.first_row
             )));
@@ -266,7 +269,7 @@ pub(super) fn read_chunk(
         each(raw);
     }
     if rows != chunk.rows {
-        return Err(PipelineError::Invalid(format!(
+        return Err(PipelineError::UploadChanged(format!(
             "the chunk holds {rows} rows where the splitter counted {}; the file changed after it was split",
             chunk.rows
         )));

@@ -32,9 +32,27 @@ pub const DEFAULT_CHUNK_ROWS: u64 = 5_000;
 pub enum PipelineError {
     #[error(transparent)]
     Port(#[from] PortError),
-    /// A message or a record that no retry can make sense of.
+    /// A queue message that does not parse.
+    #[error("unreadable message: {0}")]
+    BadMessage(String),
+    /// A message or a resume names an import the store does not have.
+    #[error("no import {import_id} for tenant {tenant}")]
+    NoImport { tenant: String, import_id: String },
+    /// The upload is gone, or no longer what the splitter read and counted.
     #[error("{0}")]
-    Invalid(String),
+    UploadChanged(String),
+    /// An import record or the store contradicts itself (a record past
+    /// splitting with no plan, counters that do not add up, an answer for
+    /// the wrong number of rows).
+    #[error("{0}")]
+    Inconsistent(String),
+    /// A report part or a report could not be written.
+    #[error("{0}")]
+    Report(String),
+    /// Work handed to another thread or task ended without an answer (a
+    /// panic, or a runtime shutting down).
+    #[error("{work} stopped: {detail}")]
+    Stopped { work: &'static str, detail: String },
 }
 
 impl PipelineError {
@@ -140,8 +158,9 @@ where
         self.store
             .get_import(tenant, import_id)
             .await?
-            .ok_or_else(|| {
-                PipelineError::Invalid(format!("no import {import_id} for tenant {tenant}"))
+            .ok_or_else(|| PipelineError::NoImport {
+                tenant: tenant.to_owned(),
+                import_id: import_id.to_owned(),
             })
     }
 
@@ -175,8 +194,7 @@ fn to_json<T: Serialize>(value: &T) -> String {
 
 /// Parses a message body; a body that does not parse is permanently invalid.
 pub fn parse_message<T: for<'de> Deserialize<'de>>(body: &str) -> Result<T, PipelineError> {
-    serde_json::from_str(body)
-        .map_err(|e| PipelineError::Invalid(format!("unreadable message: {e}")))
+    serde_json::from_str(body).map_err(|e| PipelineError::BadMessage(e.to_string()))
 }
 
 /// Now, as the records store it: RFC 3339 UTC with milliseconds.

@@ -231,7 +231,10 @@ fn joined(
 ) -> Result<(), PipelineError> {
     match finished {
         Some(Ok(result)) => result,
-        Some(Err(e)) => Err(PipelineError::Invalid(format!("an importer stopped: {e}"))),
+        Some(Err(e)) => Err(PipelineError::Stopped {
+            work: "an importer",
+            detail: e.to_string(),
+        }),
         None => Ok(()),
     }
 }

@@ -62,6 +62,12 @@ pub enum Resumed {
     Chunks { sent: u32 },
 }
 
+/// What a scan of the file found: how to cut it, or why it is refused.
+enum Scanned {
+    File(Box<Scan>),
+    Refused(Refusal),
+}
+
 /// What a scan of the file decided.
 struct Scan {
     facts: FileFacts,
@@ -141,11 +147,12 @@ where
                 .scan(key, &tenant, &import_id, current.spec.clone(), chunk_rows)
                 .await?
             {
-                Ok(scan) => scan,
-                Err(refusal) => return self.fail(&tenant, &import_id, refusal).await,
+                Scanned::File(scan) => *scan,
+                Scanned::Refused(refusal) => return self.fail(&tenant, &import_id, refusal).await,
             };
-            let chunks = u32::try_from(scan.chunks.len())
-                .map_err(|_| PipelineError::Invalid("more chunks than a u32 counts".to_owned()))?;
+            let chunks = u32::try_from(scan.chunks.len()).map_err(|_| {
+                PipelineError::Inconsistent("more chunks than a u32 counts".to_owned())
+            })?;
             let mut planned = ImportUpdate::to(ImportStatus::Splitting, &super::now());
             planned.facts = Some(scan.facts.clone());
             planned.plan = Some(scan.plan.clone());
@@ -193,7 +200,7 @@ where
             status if status.is_final() => Ok(Resumed::Finished(status)),
             ImportStatus::Accepted | ImportStatus::Splitting => {
                 let info = self.objects.head(key).await?.ok_or_else(|| {
-                    PipelineError::Invalid(format!("the upload {key} of {import_id} is gone"))
+                    PipelineError::UploadChanged(format!("the upload {key} of {import_id} is gone"))
                 })?;
                 let outcome = self.split_as(tenant, import_id, key, info).await?;
                 Ok(Resumed::Split(outcome))
@@ -224,11 +231,11 @@ where
     async fn cut_again(&self, record: &ImportRecord) -> Result<Vec<ChunkMessage>, PipelineError> {
         let id = &record.import_id;
         if record.chunk_rows == 0 {
-            return Err(PipelineError::Invalid(format!(
+            return Err(PipelineError::Inconsistent(format!(
                 "import {id} does not record its chunk size, so it cannot be cut again"
             )));
         }
-        let scan = self
+        let scanned = self
             .scan(
                 &record.source_key,
                 &record.tenant,
@@ -236,12 +243,17 @@ where
                 record.spec.clone(),
                 record.chunk_rows,
             )
-            .await?
-            .map_err(|refusal| {
-                PipelineError::Invalid(format!("import {id}'s upload is now refused: {refusal}"))
-            })?;
+            .await?;
+        let scan = match scanned {
+            Scanned::File(scan) => *scan,
+            Scanned::Refused(refusal) => {
+                return Err(PipelineError::UploadChanged(format!(
+                    "import {id}'s upload is now refused: {refusal}"
+                )))
+            }
+        };
         if scan.rows != record.rows || scan.chunks.len() as u32 != record.chunks_total {
-            return Err(PipelineError::Invalid(format!(
+            return Err(PipelineError::UploadChanged(format!(
                 "import {id}'s upload changed since it was split"
             )));
         }
@@ -311,8 +323,9 @@ where
                 if taken_as_sent && !numbers.is_finished() {
                     self.send_batch(&mut batch).await?;
                 }
-                let numbers = numbers.await.map_err(|e| {
-                    PipelineError::Invalid(format!("finding a chunk's numbers stopped: {e}"))
+                let numbers = numbers.await.map_err(|e| PipelineError::Stopped {
+                    work: "finding a chunk's numbers",
+                    detail: e.to_string(),
                 })??;
                 for (row, key) in numbers {
                     if let Some(earlier) = first.earlier_row(key, row) {
@@ -375,7 +388,10 @@ where
             Ok(numbers)
         })
         .await
-        .map_err(|e| PipelineError::Invalid(format!("finding a chunk's numbers stopped: {e}")))?
+        .map_err(|e| PipelineError::Stopped {
+            work: "finding a chunk's numbers",
+            detail: e.to_string(),
+        })?
     }
 
     /// The spec from the sidecar object, else the object's metadata, else the
@@ -454,17 +470,17 @@ where
         import_id: &str,
         spec: ImportSpec,
         chunk_rows: u64,
-    ) -> Result<Result<Scan, Refusal>, PipelineError> {
+    ) -> Result<Scanned, PipelineError> {
         let objects = self.objects.clone();
         let key = key.to_owned();
         let staging = keys::staging(tenant, import_id);
         let (tenant, import_id) = (tenant.to_owned(), import_id.to_owned());
         let handle = Handle::current();
-        tokio::task::spawn_blocking(move || -> Result<Result<Scan, Refusal>, PipelineError> {
+        tokio::task::spawn_blocking(move || -> Result<Scanned, PipelineError> {
             let raw = handle.block_on(objects.reader(&key))?;
             let (encoding, utf8) = match utf8_reader(raw) {
                 Ok(sniffed) => sniffed,
-                Err(refusal) => return Ok(Err(refusal)),
+                Err(refusal) => return Ok(Scanned::Refused(refusal)),
             };
             let (data_key, data_skip) = match encoding {
                 _ if utf8.is_converted() => {
@@ -482,21 +498,27 @@ where
                 chunk.data_skip = data_skip;
                 chunk
             });
-            Ok(planned.map(|(mut facts, plan, rows, chunks)| {
-                // The chunks read UTF-8 whatever the upload was; the facts tell the upload's.
-                facts.encoding = encoding;
-                Scan {
-                    facts,
-                    plan,
-                    data_key,
-                    data_skip,
-                    rows,
-                    chunks,
+            Ok(match planned {
+                Ok((mut facts, plan, rows, chunks)) => {
+                    // The chunks read UTF-8 whatever the upload was; the facts tell the upload's.
+                    facts.encoding = encoding;
+                    Scanned::File(Box::new(Scan {
+                        facts,
+                        plan,
+                        data_key,
+                        data_skip,
+                        rows,
+                        chunks,
+                    }))
                 }
-            }))
+                Err(refusal) => Scanned::Refused(refusal),
+            })
         })
         .await
-        .map_err(|e| PipelineError::Invalid(format!("the scan stopped: {e}")))?
+        .map_err(|e| PipelineError::Stopped {
+            work: "the scan",
+            detail: e.to_string(),
+        })?
     }
 }
 
