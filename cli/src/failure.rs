@@ -11,7 +11,7 @@ use contact_import_core::ports::PortError;
 use contact_import_core::Refusal;
 
 use crate::files::Unwritable;
-use crate::layout::one_line;
+use crate::output::layout::one_line;
 
 /// Exit status for input the user has to fix.
 const BAD_INPUT: u8 = 2;

@@ -2,23 +2,11 @@
 //! or a deployed stack, and look at the imports, their reports and the
 //! stored contacts.
 
-mod aws;
-mod backend;
-mod contacts;
-mod dnc;
+mod backends;
+mod commands;
 mod failure;
 mod files;
-mod generate;
-mod history;
-mod import;
-mod layout;
-mod local;
-mod preview;
-mod progress;
-mod report;
-mod resume;
-mod status;
-mod summary;
+mod output;
 
 use std::future::Future;
 use std::io::{self, Write};
@@ -28,19 +16,20 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use contact_import_core::echo::echo;
 
-use crate::aws::Aws;
-use crate::backend::BackendArgs;
-use crate::contacts::ContactsCommand;
-use crate::dnc::DncCommand;
+use crate::backends::deployed::Aws;
+use crate::backends::embedded::Local;
+use crate::backends::BackendArgs;
+use crate::commands::contacts::ContactsCommand;
+use crate::commands::dnc::DncCommand;
+use crate::commands::generate::GenerateArgs;
+use crate::commands::history::HistoryArgs;
+use crate::commands::import::ImportArgs;
+use crate::commands::preview::PreviewArgs;
+use crate::commands::report::ReportArgs;
+use crate::commands::resume::ResumeArgs;
+use crate::commands::status::StatusArgs;
+use crate::commands::{contacts, dnc, generate, history, import, preview, report, resume, status};
 use crate::failure::{BadInput, Failure, JsonFailure};
-use crate::generate::GenerateArgs;
-use crate::history::HistoryArgs;
-use crate::import::ImportArgs;
-use crate::local::Local;
-use crate::preview::PreviewArgs;
-use crate::report::ReportArgs;
-use crate::resume::ResumeArgs;
-use crate::status::StatusArgs;
 
 /// Contact import for the dialer: check a contact file, import it, and look
 /// at the imports, their error reports and the stored contacts.
@@ -257,7 +246,7 @@ fn on_runtime(command: impl Future<Output = Result<(), Failure>>) -> Result<(), 
 
 /// Every command but `preview` and `generate` takes the same backend options.
 #[cfg(test)]
-fn backend_args(command: &Command) -> Option<&backend::BackendArgs> {
+fn backend_args(command: &Command) -> Option<&BackendArgs> {
     match command {
         Command::Preview(_) | Command::Generate(_) => None,
         Command::Import(args) => Some(&args.backend),

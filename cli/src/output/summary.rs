@@ -7,8 +7,8 @@ use contact_import_core::outcome::Counted;
 use contact_import_core::pipeline::ImportSummary;
 use serde_json::{json, Map, Value};
 
-use crate::backend::file_name;
-use crate::layout::{one_line, wrap};
+use crate::backends::file_name;
+use crate::output::layout::{one_line, wrap};
 
 /// The one JSON object of `import --json` and `status --json`: exactly these
 /// fields, `error` for a FAILED import, and `stopped` (what happened and

@@ -11,10 +11,10 @@ use contact_import_core::report::neutralise;
 use contact_import_core::spec::check_identifier;
 use serde_json::Value;
 
-use crate::backend::{find_import, Backend, BackendArgs};
+use crate::backends::{find_import, Backend, BackendArgs};
 use crate::failure::{BadInput, Failure};
 use crate::files::Output;
-use crate::layout::{fit, plural};
+use crate::output::layout::{fit, plural};
 
 /// Contacts read from the store at a time.
 const PAGE: usize = 1_000;

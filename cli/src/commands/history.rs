@@ -6,9 +6,9 @@ use contact_import_core::imports::ImportRecord;
 use contact_import_core::ports::ImportStore;
 use serde_json::{json, Value};
 
-use crate::backend::{file_name, stopped_note, Backend, BackendArgs};
+use crate::backends::{file_name, stopped_note, Backend, BackendArgs};
 use crate::failure::Failure;
-use crate::layout::{fit, one_line, wrap};
+use crate::output::layout::{fit, one_line, wrap};
 
 #[derive(Debug, clap::Args)]
 pub struct HistoryArgs {

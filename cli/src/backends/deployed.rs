@@ -14,10 +14,10 @@ use contact_import_core::ports::{ImportStore, ObjectStore};
 use contact_import_core::ImportSpec;
 use tokio::time::Instant;
 
-use crate::backend::{upload_with_spec, Backend, BackendArgs};
+use crate::backends::{upload_with_spec, Backend, BackendArgs};
 use crate::failure::{BadInput, Failure};
 use crate::files::Input;
-use crate::progress::Progress;
+use crate::output::progress::Progress;
 
 /// How often an import's record is read while it runs.
 const POLL_EVERY: Duration = Duration::from_secs(1);

@@ -2,10 +2,13 @@
 //!
 //! Every command but `preview` and `generate` talks to a [`Backend`]: the
 //! store and object ports of one tenant, where a user opens an object, and
-//! how an upload becomes a finished import. [`crate::local::Local`] runs the
+//! how an upload becomes a finished import. [`crate::backends::embedded::Local`] runs the
 //! pipeline in this process over a redb file and a folder;
-//! [`crate::aws::Aws`] uploads to a deployed stack's bucket and follows the
+//! [`crate::backends::deployed::Aws`] uploads to a deployed stack's bucket and follows the
 //! import record its functions keep. The commands are the same for both.
+
+pub mod deployed;
+pub mod embedded;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -19,7 +22,7 @@ use contact_import_core::ImportSpec;
 
 use crate::failure::{BadInput, Failure};
 use crate::files::Input;
-use crate::progress::Progress;
+use crate::output::progress::Progress;
 
 /// Where a command's data lives: shared by every command that reads or writes it.
 #[derive(Debug, Clone, clap::Args)]

@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 
 use crate::failure::{BadInput, Failure};
 use crate::files::{open_regular, read_spec};
-use crate::layout::{cut, fit, flow, one_line, plural, wrap};
+use crate::output::layout::{cut, fit, flow, one_line, plural, wrap};
 
 /// Clean contacts shown as they would be stored.
 pub const SAMPLE_SIZE: usize = 5;

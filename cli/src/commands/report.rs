@@ -7,10 +7,10 @@ use contact_import_core::imports::{ImportRecord, ImportStatus};
 use contact_import_core::ports::ObjectStore;
 use serde_json::json;
 
-use crate::backend::{find_import, stopped_note, Backend, BackendArgs};
+use crate::backends::{find_import, stopped_note, Backend, BackendArgs};
 use crate::failure::Failure;
 use crate::files::{Input, Output};
-use crate::layout::plural;
+use crate::output::layout::plural;
 
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {

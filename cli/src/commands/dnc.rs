@@ -18,10 +18,10 @@ use contact_import_core::spec::{Country, Target};
 use contact_import_core::{ContactFile, ImportSpec, Refusal};
 use serde_json::json;
 
-use crate::backend::{Backend, BackendArgs};
+use crate::backends::{Backend, BackendArgs};
 use crate::failure::{describe_io, BadInput, Failure};
 use crate::files::open_regular;
-use crate::layout::plural;
+use crate::output::layout::plural;
 
 /// Numbers written to the store at a time.
 const BATCH: usize = 1_000;

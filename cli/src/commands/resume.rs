@@ -3,11 +3,11 @@
 
 use std::io::Write;
 
-use crate::backend::{find_import, latest_import, report_location, BackendArgs};
+use crate::backends::embedded::Local;
+use crate::backends::{find_import, latest_import, report_location, BackendArgs};
 use crate::failure::{BadInput, Failure};
-use crate::local::Local;
-use crate::progress::Progress;
-use crate::summary;
+use crate::output::progress::Progress;
+use crate::output::summary;
 
 #[derive(Debug, clap::Args)]
 pub struct ResumeArgs {

@@ -17,10 +17,10 @@ use contact_import_core::ports::ImportStore;
 use contact_import_core::ImportSpec;
 use contact_import_local::{DirObjects, RedbStore};
 
-use crate::backend::{upload_with_spec, Backend, BackendArgs};
+use crate::backends::{upload_with_spec, Backend, BackendArgs};
 use crate::failure::{describe_io, BadInput, Failure};
 use crate::files::Input;
-use crate::progress::Progress;
+use crate::output::progress::Progress;
 
 /// The bucket name of local imports, part of every import id.
 const BUCKET: &str = "local";

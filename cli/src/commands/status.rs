@@ -2,11 +2,11 @@
 
 use std::io::Write;
 
-use crate::backend::{
+use crate::backends::{
     find_import, latest_import, report_location, stopped_note, Backend, BackendArgs,
 };
 use crate::failure::Failure;
-use crate::summary;
+use crate::output::summary;
 
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {

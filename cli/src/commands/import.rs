@@ -10,12 +10,12 @@ use contact_import_core::pipeline::{now, DEFAULT_CHUNK_ROWS};
 use contact_import_core::spec::SpecError;
 use contact_import_core::{ContactFile, ImportSpec, Refusal};
 
-use crate::backend::{report_location, Backend, BackendArgs};
+use crate::backends::{report_location, Backend, BackendArgs};
+use crate::commands::preview::load_spec;
 use crate::failure::{BadInput, Failure};
 use crate::files::{open_regular, Input};
-use crate::preview::load_spec;
-use crate::progress::Progress;
-use crate::summary;
+use crate::output::progress::Progress;
+use crate::output::summary;
 
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
