@@ -6,13 +6,13 @@ use std::collections::BTreeSet;
 
 use contact_import_aws::{create_table, DynamoStore};
 use contact_import_core::imports::{ChunkResult, ImportRecord, ImportStatus, ImportUpdate};
-use contact_import_core::memory::MemoryStore;
-use contact_import_core::outcome::{Tally, WriteOutcome};
+use contact_import_core::ports::memory::MemoryStore;
 use contact_import_core::ports::{
     ContactFilter, ContactStore, ContactWrite, DoNotCallStore, ImportStore, PortError,
     StoredContact, WriteTarget,
 };
-use contact_import_core::spec::{DuplicateMode, ImportSpec};
+use contact_import_core::rules::outcome::{Tally, WriteOutcome};
+use contact_import_core::rules::spec::{DuplicateMode, ImportSpec};
 use contact_import_testkit::{self as kit, contact};
 
 fn number(i: u32) -> String {

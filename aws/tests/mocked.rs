@@ -21,12 +21,12 @@ use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use contact_import_aws::dynamo::{import_item, Item};
 use contact_import_aws::{AwsQueue, DynamoStore, RetryPolicy};
 use contact_import_core::imports::{ChunkResult, ImportRecord};
-use contact_import_core::outcome::{Tally, WriteOutcome};
 use contact_import_core::ports::{
     ContactStore, ContactWrite, DoNotCallStore, ImportStore, MessageQueue, PortError, QueueName,
     StoredContact, WriteTarget,
 };
-use contact_import_core::spec::{DuplicateMode, ImportSpec};
+use contact_import_core::rules::outcome::{Tally, WriteOutcome};
+use contact_import_core::rules::spec::{DuplicateMode, ImportSpec};
 use contact_import_core::Contact;
 
 const TABLE: &str = "contacts";

@@ -43,7 +43,8 @@ fn pattern(len: usize) -> Vec<u8> {
 async fn parts_are_joined_in_order_through_a_multipart_upload() {
     let clients = kit::clients().await;
     let objects = bucket(&clients).await;
-    contact_import_core::contract::objects_join_parts_in_order(std::sync::Arc::new(objects)).await;
+    contact_import_core::ports::contract::objects_join_parts_in_order(std::sync::Arc::new(objects))
+        .await;
 }
 
 #[tokio::test]

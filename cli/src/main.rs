@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use contact_import_core::echo::echo;
+use contact_import_core::rules::echo::echo;
 
 use crate::backends::deployed::Aws;
 use crate::backends::embedded::Local;

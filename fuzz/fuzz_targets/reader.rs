@@ -8,8 +8,8 @@
 use std::collections::HashSet;
 use std::io::Read;
 
-use contact_import_core::input::utf8_reader;
-use contact_import_core::records::{RecordReader, ResumePoint};
+use contact_import_core::file::input::utf8_reader;
+use contact_import_core::file::records::{RecordReader, ResumePoint};
 use contact_import_core::{ContactFile, ImportSpec, Screen};
 use libfuzzer_sys::fuzz_target;
 

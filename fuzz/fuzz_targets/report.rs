@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 
-use contact_import_core::report::ReportWriter;
+use contact_import_core::rules::report::ReportWriter;
 use contact_import_core::{ContactFile, ImportSpec, Refusal, RowOutcome, Screen};
 use libfuzzer_sys::fuzz_target;
 

@@ -6,7 +6,7 @@
 
 use std::io::Read;
 
-use contact_import_core::vcard::{VcardToCsv, HEADERS};
+use contact_import_core::file::vcard::{VcardToCsv, HEADERS};
 use libfuzzer_sys::fuzz_target;
 
 /// Hands out one byte per read, as a slow network stream may.

@@ -15,10 +15,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use contact_import_core::imports::keys;
-use contact_import_core::memory::MemoryQueue;
 use contact_import_core::pipeline::{
     Pipeline, PipelineConfig, SplitOutcome, Upload, DEFAULT_CHUNK_ROWS,
 };
+use contact_import_core::ports::memory::MemoryQueue;
 use contact_import_core::ports::ImportStore;
 use contact_import_local::{DirObjects, RedbStore};
 

@@ -316,7 +316,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread")]
     async fn parts_are_joined_file_to_file() {
         let (objects, _dir) = fresh();
-        contact_import_core::contract::objects_join_parts_in_order(Arc::new(objects)).await;
+        contact_import_core::ports::contract::objects_join_parts_in_order(Arc::new(objects)).await;
     }
 
     #[tokio::test]

@@ -1,5 +1,5 @@
 //! Every store port in one redb file, with the semantics of
-//! [`contact_import_core::memory::MemoryStore`].
+//! [`contact_import_core::ports::memory::MemoryStore`].
 //!
 //! Every key is a redb tuple whose first element is the tenant. redb writes
 //! each element with its length and compares tuples element by element, so no
@@ -35,13 +35,13 @@ use std::sync::{Arc, Mutex, Once, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use contact_import_core::imports::{ChunkResult, ImportRecord, ImportStatus, ImportUpdate};
-use contact_import_core::phone::checked_e164_key;
 use contact_import_core::ports::{
     contact_cursor, contact_id_for, contact_id_parts, ChunkCommit, ContactFilter, ContactPage,
     ContactStore, ContactWrite, DoNotCallStore, ImportStore, PortError, PortResult, StoredContact,
     WriteTarget,
 };
-use contact_import_core::spec::DuplicateMode;
+use contact_import_core::rules::phone::checked_e164_key;
+use contact_import_core::rules::spec::DuplicateMode;
 use contact_import_core::{Contact, WriteOutcome};
 use redb::{
     Database, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata, Table,
@@ -1240,9 +1240,9 @@ mod tests {
     use std::pin::pin;
     use std::task::{Context, Poll, Waker};
 
-    use contact_import_core::memory::MemoryStore;
+    use contact_import_core::ports::memory::MemoryStore;
     use contact_import_core::ports::{ContactStore, Store};
-    use contact_import_core::spec::ImportSpec;
+    use contact_import_core::rules::spec::ImportSpec;
     use contact_import_core::Tally;
 
     use super::*;

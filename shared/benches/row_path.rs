@@ -7,7 +7,9 @@
 
 use std::collections::HashSet;
 
-use contact_import_core::synthetic::{write_synthetic_file, SyntheticLayout, SyntheticOptions};
+use contact_import_core::file::synthetic::{
+    write_synthetic_file, SyntheticLayout, SyntheticOptions,
+};
 use contact_import_core::{ContactFile, ImportSpec, RowOutcome, Screen};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 

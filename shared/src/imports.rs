@@ -6,10 +6,10 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::engine::FileFacts;
-use crate::outcome::Tally;
-use crate::plan::ColumnPlan;
-use crate::spec::{check_identifier, ImportSpec, SpecError};
+use crate::rules::engine::FileFacts;
+use crate::rules::outcome::Tally;
+use crate::rules::plan::ColumnPlan;
+use crate::rules::spec::{check_identifier, ImportSpec, SpecError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]

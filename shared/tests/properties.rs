@@ -4,11 +4,11 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use contact_import_core::engine::duplicate_existing;
-use contact_import_core::input::Delimiter;
-use contact_import_core::records::{RecordReader, ResumePoint};
-use contact_import_core::report::ReportWriter;
-use contact_import_core::spec::DuplicateMode;
+use contact_import_core::file::input::Delimiter;
+use contact_import_core::file::records::{RecordReader, ResumePoint};
+use contact_import_core::rules::engine::duplicate_existing;
+use contact_import_core::rules::report::ReportWriter;
+use contact_import_core::rules::spec::DuplicateMode;
 use contact_import_core::{
     ContactFile, ErrorCode, ImportSpec, RowOutcome, Screen, Tally, WriteOutcome,
 };

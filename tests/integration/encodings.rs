@@ -1,7 +1,7 @@
 //! Input formats: encodings, byte-order marks and delimiters, and what the
 //! engine reports it detected.
 
-use contact_import_core::input::{Delimiter, TextEncoding};
+use contact_import_core::file::input::{Delimiter, TextEncoding};
 
 use crate::support::{fixture_bytes, import, import_bytes};
 

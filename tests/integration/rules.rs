@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use contact_import_core::outcome::Counted;
+use contact_import_core::rules::outcome::Counted;
 use contact_import_core::ErrorCode;
 
 use crate::support::{import, import_with_dnc};

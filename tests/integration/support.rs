@@ -6,10 +6,10 @@ use std::fs::File;
 use std::io::Read;
 use std::path::PathBuf;
 
-use contact_import_core::engine::AcceptedRow;
-use contact_import_core::plan::{ColumnPlan, MappingSource};
-use contact_import_core::report::ReportWriter;
-use contact_import_core::spec::Target;
+use contact_import_core::rules::engine::AcceptedRow;
+use contact_import_core::rules::plan::{ColumnPlan, MappingSource};
+use contact_import_core::rules::report::ReportWriter;
+use contact_import_core::rules::spec::Target;
 use contact_import_core::{
     Contact, ContactFile, FileFacts, ImportSpec, Refusal, Rejection, RowOutcome, Screen, Tally,
     WriteOutcome,

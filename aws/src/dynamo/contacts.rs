@@ -20,12 +20,12 @@
 use std::collections::{HashMap, VecDeque};
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use contact_import_core::outcome::WriteOutcome;
 use contact_import_core::ports::{
     contact_id_for, ContactFilter, ContactPage, ContactStore, ContactWrite, PortError, PortResult,
     StoredContact, WriteTarget,
 };
-use contact_import_core::spec::DuplicateMode;
+use contact_import_core::rules::outcome::WriteOutcome;
+use contact_import_core::rules::spec::DuplicateMode;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use futures_util::FutureExt;
 

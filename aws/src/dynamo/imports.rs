@@ -12,8 +12,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use contact_import_core::imports::{ChunkResult, ImportRecord, ImportStatus, ImportUpdate};
-use contact_import_core::outcome::{ErrorCode, Tally};
 use contact_import_core::ports::{ChunkCommit, ImportStore, PortError, PortResult};
+use contact_import_core::rules::outcome::{ErrorCode, Tally};
 
 use super::item_keys::{self, IMPORT_SK};
 use super::{
@@ -526,8 +526,8 @@ impl ImportStore for DynamoStore {
 mod tests {
     use super::*;
     use contact_import_core::imports::ImportFailure;
-    use contact_import_core::outcome::WriteOutcome;
-    use contact_import_core::spec::ImportSpec;
+    use contact_import_core::rules::outcome::WriteOutcome;
+    use contact_import_core::rules::spec::ImportSpec;
 
     fn record() -> ImportRecord {
         let mut record = ImportRecord::accepted(

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use contact_import_aws::{AwsObjects, Clients, DynamoStore, TABLE_TAG};
-use contact_import_core::echo::echo;
 use contact_import_core::imports::{import_id_for, ImportRecord};
 use contact_import_core::ports::{ImportStore, ObjectStore};
+use contact_import_core::rules::echo::echo;
 use contact_import_core::ImportSpec;
 use tokio::time::Instant;
 
@@ -273,8 +273,8 @@ fn show(record: &ImportRecord, progress: &Progress) {
 mod tests {
     use super::*;
     use contact_import_core::imports::{ChunkResult, ImportStatus, ImportUpdate};
-    use contact_import_core::memory::MemoryStore;
-    use contact_import_core::outcome::Tally;
+    use contact_import_core::ports::memory::MemoryStore;
+    use contact_import_core::rules::outcome::Tally;
 
     const TENANT: &str = "acme";
     const UPLOAD: &str = "s3://b/uploads/acme/list.csv";

@@ -8,11 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use contact_import_core::imports::{import_id_for, ImportRecord};
-use contact_import_core::memory::MemoryQueue;
 use contact_import_core::pipeline::runner::{Delivery, LocalRunner};
 use contact_import_core::pipeline::{
     Pipeline, PipelineConfig, PipelineError, SplitOutcome, Upload, DEFAULT_CHUNK_ROWS,
 };
+use contact_import_core::ports::memory::MemoryQueue;
 use contact_import_core::ports::ImportStore;
 use contact_import_core::ImportSpec;
 use contact_import_local::{DirObjects, RedbStore};

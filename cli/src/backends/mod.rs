@@ -14,10 +14,10 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use contact_import_core::echo::echo;
 use contact_import_core::imports::{keys, ImportRecord};
 use contact_import_core::ports::{ImportStore, ObjectStore, PortResult, Store};
-use contact_import_core::spec::check_identifier;
+use contact_import_core::rules::echo::echo;
+use contact_import_core::rules::spec::check_identifier;
 use contact_import_core::ImportSpec;
 
 use crate::failure::{BadInput, Failure};

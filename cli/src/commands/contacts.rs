@@ -5,10 +5,10 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::PathBuf;
 
-use contact_import_core::echo::echo;
 use contact_import_core::ports::{ContactFilter, ContactStore, StoredContact};
-use contact_import_core::report::neutralise;
-use contact_import_core::spec::check_identifier;
+use contact_import_core::rules::echo::echo;
+use contact_import_core::rules::report::neutralise;
+use contact_import_core::rules::spec::check_identifier;
 use serde_json::Value;
 
 use crate::backends::{find_import, Backend, BackendArgs};

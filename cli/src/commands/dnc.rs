@@ -9,12 +9,12 @@ use std::fs::File;
 use std::io::{BufReader, Seek, Write};
 use std::path::{Path, PathBuf};
 
-use contact_import_core::echo::echo;
-use contact_import_core::engine::{FileStart, SAMPLE_ROWS};
-use contact_import_core::headers::Field;
-use contact_import_core::phone::PhoneParser;
 use contact_import_core::ports::DoNotCallStore;
-use contact_import_core::spec::{Country, Target};
+use contact_import_core::rules::echo::echo;
+use contact_import_core::rules::engine::{FileStart, SAMPLE_ROWS};
+use contact_import_core::rules::headers::Field;
+use contact_import_core::rules::phone::PhoneParser;
+use contact_import_core::rules::spec::{Country, Target};
 use contact_import_core::{ContactFile, ImportSpec, Refusal};
 use serde_json::json;
 

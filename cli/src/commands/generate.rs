@@ -4,7 +4,9 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use contact_import_core::synthetic::{write_synthetic_file, SyntheticLayout, SyntheticOptions};
+use contact_import_core::file::synthetic::{
+    write_synthetic_file, SyntheticLayout, SyntheticOptions,
+};
 use serde_json::json;
 
 use crate::failure::Failure;

@@ -4,10 +4,10 @@
 use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 
-use contact_import_core::echo::echo;
 use contact_import_core::imports::{keys, ImportStatus};
 use contact_import_core::pipeline::{now, DEFAULT_CHUNK_ROWS};
-use contact_import_core::spec::SpecError;
+use contact_import_core::rules::echo::echo;
+use contact_import_core::rules::spec::SpecError;
 use contact_import_core::{ContactFile, ImportSpec, Refusal};
 
 use crate::backends::{report_location, Backend, BackendArgs};

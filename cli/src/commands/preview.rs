@@ -4,10 +4,10 @@ use std::collections::{BTreeMap, HashSet};
 use std::io::{self, BufReader, Write};
 use std::path::{Path, PathBuf};
 
-use contact_import_core::input::{Delimiter, TextEncoding};
-use contact_import_core::outcome::Counted;
-use contact_import_core::plan::{Column, MappingSource};
-use contact_import_core::spec::Target;
+use contact_import_core::file::input::{Delimiter, TextEncoding};
+use contact_import_core::rules::outcome::Counted;
+use contact_import_core::rules::plan::{Column, MappingSource};
+use contact_import_core::rules::spec::Target;
 use contact_import_core::{
     Contact, ContactFile, ErrorCode, ImportSpec, Refusal, RowOutcome, Screen,
 };

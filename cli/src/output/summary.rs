@@ -3,8 +3,8 @@
 use std::io::{self, Write};
 
 use contact_import_core::imports::{ImportRecord, ImportStatus};
-use contact_import_core::outcome::Counted;
 use contact_import_core::pipeline::ImportSummary;
+use contact_import_core::rules::outcome::Counted;
 use serde_json::{json, Map, Value};
 
 use crate::backends::file_name;

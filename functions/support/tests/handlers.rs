@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use contact_import_core::imports::ImportStatus;
-use contact_import_core::memory::{Faults, MemoryObjects, MemoryQueue, MemoryStore};
 use contact_import_core::pipeline::{Pipeline, PipelineConfig, Upload};
+use contact_import_core::ports::memory::{Faults, MemoryObjects, MemoryQueue, MemoryStore};
 use contact_import_core::ports::{ImportStore, QueueName};
 use contact_import_lambda::{handle_chunks, handle_finalizer, handle_uploads, uploads_of};
 

@@ -16,13 +16,13 @@ use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use contact_import_aws::{Adapters, Clients};
-use contact_import_core::engine::{ContactFile, RowOutcome, Screen};
+use contact_import_core::file::synthetic::{write_synthetic_file, SyntheticOptions};
 use contact_import_core::imports::{import_id_for, ImportStatus};
-use contact_import_core::outcome::ErrorCode;
 use contact_import_core::pipeline::{Pipeline, PipelineConfig, SplitOutcome, Upload};
 use contact_import_core::ports::{ContactFilter, ContactStore, ImportStore};
-use contact_import_core::report::restore;
-use contact_import_core::synthetic::{write_synthetic_file, SyntheticOptions};
+use contact_import_core::rules::engine::{ContactFile, RowOutcome, Screen};
+use contact_import_core::rules::outcome::ErrorCode;
+use contact_import_core::rules::report::restore;
 use contact_import_core::ImportSpec;
 use contact_import_lambda::{
     aws_pipeline, handle_chunks, handle_finalizer, handle_uploads, AwsPipeline, Config,

@@ -8,12 +8,12 @@ use tracing::{info, info_span, warn, Instrument};
 
 use super::importer::report_lines;
 use super::{ChunkMessage, FinalizeMessage, Pipeline, PipelineError};
+use crate::file::records::RecordReader;
 use crate::imports::{keys, ChunkResult, ImportRecord, ImportStatus, ImportUpdate};
-use crate::outcome::{ErrorCode, Rejection, Tally};
 use crate::ports::{MessageQueue, ObjectStore, Store};
-use crate::records::RecordReader;
-use crate::report::REPORT_COLUMNS;
-use crate::row::RowValidator;
+use crate::rules::outcome::{ErrorCode, Rejection, Tally};
+use crate::rules::report::REPORT_COLUMNS;
+use crate::rules::row::RowValidator;
 use csv::StringRecord;
 
 impl<S, O, Q> Pipeline<S, O, Q>
@@ -100,7 +100,7 @@ where
                 REPORT_COLUMNS.iter().map(|c| c.to_string()).chain(
                     headers
                         .iter()
-                        .map(|h| crate::report::neutralise(h).into_owned()),
+                        .map(|h| crate::rules::report::neutralise(h).into_owned()),
                 ),
             )
             .map_err(|e| PipelineError::Report(format!("writing the report header: {e}")))?;

@@ -5,16 +5,16 @@ use std::collections::HashMap;
 use tracing::{info, info_span, Instrument};
 
 use super::{ChunkMessage, Pipeline, PipelineError, DEFAULT_CHUNK_ROWS};
-use crate::engine::{duplicate_existing, AcceptedRow, FileFacts, RowOutcome, Screen};
+use crate::file::input::Delimiter;
+use crate::file::records::{RawRecord, RecordReader};
 use crate::imports::{keys, ChunkResult, ImportRecord};
-use crate::input::Delimiter;
-use crate::outcome::{ErrorCode, Rejection, Tally, WriteOutcome};
-use crate::plan::ColumnPlan;
 use crate::ports::{ContactWrite, MessageQueue, ObjectStore, Store, WriteTarget};
-use crate::records::{RawRecord, RecordReader};
-use crate::report::ReportWriter;
-use crate::row::RowValidator;
-use crate::spec::ImportSpec;
+use crate::rules::engine::{duplicate_existing, AcceptedRow, FileFacts, RowOutcome, Screen};
+use crate::rules::outcome::{ErrorCode, Rejection, Tally, WriteOutcome};
+use crate::rules::plan::ColumnPlan;
+use crate::rules::report::ReportWriter;
+use crate::rules::row::RowValidator;
+use crate::rules::spec::ImportSpec;
 
 /// The rows of a chunk, checked by the rules the file alone decides.
 pub(super) struct CheckedChunk {

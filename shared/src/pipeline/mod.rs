@@ -17,9 +17,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::file::records::ResumePoint;
 use crate::imports::ImportRecord;
 use crate::ports::{MessageQueue, ObjectStore, PortError, QueueName, Store};
-use crate::records::ResumePoint;
 use handoff::Handoff;
 
 pub use finalizer::ImportSummary;

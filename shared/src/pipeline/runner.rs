@@ -16,7 +16,7 @@ use super::{
     parse_message, ChunkMessage, FinalizeMessage, Pipeline, PipelineError, Resumed, SplitOutcome,
     Upload,
 };
-use crate::memory::MemoryQueue;
+use crate::ports::memory::MemoryQueue;
 use crate::ports::{ObjectStore, QueueName, Store};
 
 /// In which order a batch of chunk messages is delivered.

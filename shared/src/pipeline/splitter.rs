@@ -10,17 +10,17 @@ use tracing::{info, info_span, warn, Instrument};
 use super::handoff::Place;
 use super::importer::{check_chunk, read_chunk, Checker};
 use super::{to_json, ChunkMessage, Pipeline, PipelineError};
-use crate::engine::{ContactFile, FileFacts, FirstOccurrences};
+use crate::file::input::{utf8_reader, TextEncoding};
+use crate::file::records::ResumePoint;
 use crate::imports::{
     import_id_for, keys, ImportFailure, ImportRecord, ImportStatus, ImportUpdate,
 };
-use crate::input::{utf8_reader, TextEncoding};
-use crate::phone::e164_key;
-use crate::plan::ColumnPlan;
 use crate::ports::{MessageQueue, ObjectInfo, ObjectStore, QueueName, Store};
-use crate::records::ResumePoint;
-use crate::refusal::Refusal;
-use crate::spec::{DuplicateMode, ImportSpec, SpecError};
+use crate::rules::engine::{ContactFile, FileFacts, FirstOccurrences};
+use crate::rules::phone::e164_key;
+use crate::rules::plan::ColumnPlan;
+use crate::rules::refusal::Refusal;
+use crate::rules::spec::{DuplicateMode, ImportSpec, SpecError};
 
 /// An object that appeared under the uploads prefix; the key already URL-decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,13 +7,13 @@ use std::sync::Arc;
 
 use super::runner::{Delivery, LocalRunner, Order};
 use super::*;
-use crate::engine::{ContactFile, RowOutcome, Screen};
+use crate::file::synthetic::{write_synthetic_file, SyntheticOptions};
 use crate::imports::{import_id_for, keys, ImportStatus};
-use crate::memory::{Faults, MemoryObjects, MemoryQueue, MemoryStore};
-use crate::outcome::{ErrorCode, WriteOutcome};
+use crate::ports::memory::{Faults, MemoryObjects, MemoryQueue, MemoryStore};
 use crate::ports::{ImportStore, StoredContact};
-use crate::spec::ImportSpec;
-use crate::synthetic::{write_synthetic_file, SyntheticOptions};
+use crate::rules::engine::{ContactFile, RowOutcome, Screen};
+use crate::rules::outcome::{ErrorCode, WriteOutcome};
+use crate::rules::spec::ImportSpec;
 
 const BUCKET: &str = "imports";
 const KEY: &str = "uploads/acme/spring list.csv";
@@ -71,7 +71,7 @@ fn upload() -> Upload {
 #[derive(Debug, PartialEq)]
 struct Snapshot {
     status: ImportStatus,
-    tally: crate::outcome::Tally,
+    tally: crate::rules::outcome::Tally,
     contacts: Vec<StoredContact>,
     report: Option<String>,
 }

@@ -5,15 +5,15 @@ use std::collections::{BTreeMap, HashSet};
 use csv::StringRecord;
 use serde::{Deserialize, Serialize};
 
-use crate::headers::{
+use crate::rules::headers::{
     custom_key, detect_target, label_stem, normalise_header, phone_stem, Field, PhoneKind,
 };
-use crate::layouts::{self, Layout, Meaning};
-use crate::phone::PhoneParser;
-use crate::refusal::{list_headers, Refusal};
-use crate::report::report_columns;
-use crate::row::first_number;
-use crate::spec::{ImportSpec, Target, Unmapped};
+use crate::rules::layouts::{self, Layout, Meaning};
+use crate::rules::phone::PhoneParser;
+use crate::rules::refusal::{list_headers, Refusal};
+use crate::rules::report::report_columns;
+use crate::rules::row::first_number;
+use crate::rules::spec::{ImportSpec, Target, Unmapped};
 
 /// A sampled column must hold at least this share of valid numbers to be
 /// suggested as the phone column.
@@ -658,7 +658,7 @@ impl<'a> PlanBuilder<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::Country;
+    use crate::rules::spec::Country;
 
     fn plan(headers: &[&str], rows: &[&[&str]], spec: &str) -> Result<ColumnPlan, Refusal> {
         let headers: Vec<String> = headers.iter().map(|h| h.to_string()).collect();

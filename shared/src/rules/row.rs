@@ -9,15 +9,15 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
 use csv::{ByteRecord, StringRecord};
 use serde_json::{Map, Number, Value};
 
-use crate::contact::{Contact, SecondaryContact};
-use crate::headers::{custom_key, phone_kind, Field, PhoneKind};
-use crate::input::Delimiter;
-use crate::outcome::{ErrorCode, Rejection};
-use crate::phone::{ParsedPhone, PhoneParser, PhoneProblem};
-use crate::plan::ColumnPlan;
-use crate::records::RawRecord;
-use crate::report::restore;
-use crate::spec::{FieldKind, FieldRule, ImportSpec};
+use crate::file::input::Delimiter;
+use crate::file::records::RawRecord;
+use crate::rules::contact::{Contact, SecondaryContact};
+use crate::rules::headers::{custom_key, phone_kind, Field, PhoneKind};
+use crate::rules::outcome::{ErrorCode, Rejection};
+use crate::rules::phone::{ParsedPhone, PhoneParser, PhoneProblem};
+use crate::rules::plan::ColumnPlan;
+use crate::rules::report::restore;
+use crate::rules::spec::{FieldKind, FieldRule, ImportSpec};
 
 /// Whether a value may be a number at all: `n/a`, `-` and `none` hold none.
 fn has_digits(value: &str) -> bool {

@@ -5,7 +5,7 @@
 //! (Outlook's `Priority` is "Normal", not a number) or not at all
 //! (Google's `Phone 1 - Value`).
 
-use crate::headers::{normalise_header, Field, PhoneKind};
+use crate::rules::headers::{normalise_header, Field, PhoneKind};
 
 /// What a column of a recognised layout holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

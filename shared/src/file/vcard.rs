@@ -1226,7 +1226,7 @@ mod tests {
 
     #[test]
     fn version_21_bare_parameters_and_quoted_printable_with_charsets() {
-        let rows = rows(include_bytes!("../../tests/data/vcard_21.vcf"));
+        let rows = rows(include_bytes!("../../../tests/data/vcard_21.vcf"));
         assert_eq!(rows.len(), 3);
         let juergen = &rows[0];
         assert_eq!(juergen["Card"], "card 1, lines 1-13");
@@ -1276,7 +1276,7 @@ mod tests {
 
     #[test]
     fn version_30_apple_groups_labels_and_photo() {
-        let rows = rows(include_bytes!("../../tests/data/vcard_30.vcf"));
+        let rows = rows(include_bytes!("../../../tests/data/vcard_30.vcf"));
         assert_eq!(rows.len(), 3);
         let johnny = &rows[0];
         assert_eq!(johnny["Name"], "Dr. Johnny Quincy Appleseed Jr.");
@@ -1327,7 +1327,7 @@ mod tests {
 
     #[test]
     fn version_40_uris_pref_and_quoted_type_lists() {
-        let rows = rows(include_bytes!("../../tests/data/vcard_40.vcf"));
+        let rows = rows(include_bytes!("../../../tests/data/vcard_40.vcf"));
         assert_eq!(rows.len(), 3);
         let amara = &rows[0];
         assert_eq!(
@@ -1649,9 +1649,9 @@ mod tests {
     #[test]
     fn reading_a_byte_at_a_time_gives_the_same_csv() {
         for vcf in [
-            &include_bytes!("../../tests/data/vcard_21.vcf")[..],
-            include_bytes!("../../tests/data/vcard_30.vcf"),
-            include_bytes!("../../tests/data/vcard_40.vcf"),
+            &include_bytes!("../../../tests/data/vcard_21.vcf")[..],
+            include_bytes!("../../../tests/data/vcard_30.vcf"),
+            include_bytes!("../../../tests/data/vcard_40.vcf"),
             b"junk\rBEGIN:VCARD\rFN:Cr\r TL\rTEL:1\rEND:VCARD\r\rBEGIN:VCARD\r\nFN:x",
         ] {
             let mut whole = Vec::new();

@@ -258,8 +258,8 @@ impl SyntheticRow {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::phone::PhoneParser;
-    use crate::spec::Country;
+    use crate::rules::phone::PhoneParser;
+    use crate::rules::spec::Country;
     use crate::{ContactFile, ImportSpec, RowOutcome, Screen};
     use std::collections::HashSet;
 

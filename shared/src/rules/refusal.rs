@@ -1,8 +1,8 @@
 //! Reasons a whole file is refused before any row is imported.
 
-use crate::input::NotText;
-use crate::records::{RecordError, MAX_ROW_BYTES};
-use crate::spec::SpecError;
+use crate::file::input::NotText;
+use crate::file::records::{RecordError, MAX_ROW_BYTES};
+use crate::rules::spec::SpecError;
 
 /// The most columns a file may have. Excel sheets stop at 16,384; CRM
 /// exports with every property stay under a thousand.

@@ -7,7 +7,7 @@ use std::io::{self, Read, Seek, SeekFrom};
 use csv::ByteRecord;
 use serde::{Deserialize, Serialize};
 
-use crate::input::Delimiter;
+use crate::file::input::Delimiter;
 
 /// The longest a row may be, in bytes of UTF-8. Far above any CRM export;
 /// it bounds memory on files that are not CSV (no line ends at all).

@@ -9,8 +9,8 @@ use std::fmt;
 use rlibphonenumber::{Region, PHONE_NUMBER_UTIL};
 use serde::{Deserialize, Serialize};
 
-use crate::echo::echo;
-use crate::headers::{custom_key, Field, PhoneKind};
+use crate::rules::echo::echo;
+use crate::rules::headers::{custom_key, Field, PhoneKind};
 
 /// Secondary numbers per contact, as the leads importers in the field allow.
 pub const MAX_SECONDARY_PHONES: u8 = 10;
@@ -625,7 +625,7 @@ pub fn check_identifier(key: &str, value: &str) -> Result<(), SpecError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::echo::ECHO_CHARS;
+    use crate::rules::echo::ECHO_CHARS;
 
     fn error_of(json: &str) -> SpecError {
         ImportSpec::from_json(json).expect_err("spec should be refused")

@@ -15,11 +15,11 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use crate::contact::Contact;
 use crate::imports::{ChunkResult, ImportRecord, ImportStatus, ImportUpdate};
-use crate::outcome::{ErrorCode, Tally, WriteOutcome};
 use crate::ports::{contact_id_for, ContactFilter, ContactWrite, ObjectStore, Store, WriteTarget};
-use crate::spec::{DuplicateMode, ImportSpec};
+use crate::rules::contact::Contact;
+use crate::rules::outcome::{ErrorCode, Tally, WriteOutcome};
+use crate::rules::spec::{DuplicateMode, ImportSpec};
 
 /// Generates one `#[tokio::test]` per contract case for a store factory.
 #[macro_export]
@@ -48,7 +48,7 @@ macro_rules! store_contract_tests {
             #[tokio::test]
             async fn $case() {
                 let $made = $make.await;
-                $crate::contract::$case($store).await;
+                $crate::ports::contract::$case($store).await;
             }
         )*
     };

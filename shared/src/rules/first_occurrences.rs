@@ -56,7 +56,7 @@ impl FirstOccurrences {
         first
     }
 
-    /// The earlier row with the number of this [`crate::phone::e164_key`],
+    /// The earlier row with the number of this [`crate::rules::phone::e164_key`],
     /// or None when this row is the first.
     pub fn earlier_row(&mut self, key: u64, row: u64) -> Option<u64> {
         if slots_for(self.len + 1) > self.slots.len() {

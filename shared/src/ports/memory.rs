@@ -11,13 +11,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Notify;
 
 use crate::imports::{ChunkResult, ImportRecord, ImportStatus, ImportUpdate};
-use crate::outcome::WriteOutcome;
 use crate::ports::{
     contact_cursor, contact_id_for, ChunkCommit, ContactFilter, ContactPage, ContactStore,
     ContactWrite, DoNotCallStore, ImportStore, MessageQueue, ObjectInfo, ObjectStore, PortError,
     PortResult, QueueName, StoredContact, WriteTarget,
 };
-use crate::spec::DuplicateMode;
+use crate::rules::outcome::WriteOutcome;
+use crate::rules::spec::DuplicateMode;
 
 /// Counts writes across the doubles that share it, and fails the chosen one.
 #[derive(Debug, Default)]

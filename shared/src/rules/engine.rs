@@ -6,20 +6,20 @@ use std::io::{Cursor, Read};
 use csv::{ByteRecord, StringRecord};
 use serde::{Deserialize, Serialize};
 
-use crate::contact::Contact;
-use crate::echo::echo;
-pub use crate::first_occurrences::FirstOccurrences;
-use crate::input::{
+use crate::file::input::{
     detect_delimiter, utf8_reader, Delimiter, HeadThenRest, TextEncoding, Utf8Reader, HEAD_BYTES,
 };
-use crate::outcome::{ErrorCode, Rejection};
-use crate::phone::{e164_key, PhoneParser};
-use crate::plan::ColumnPlan;
-use crate::records::{RawRecord, RecordReader, ResumePoint};
-use crate::refusal::{Refusal, MAX_COLUMNS, MAX_HEADER_BYTES};
-use crate::report::{is_invisible_control, is_report_header, restore, REPORT_COLUMNS};
-use crate::row::RowValidator;
-use crate::spec::{DuplicateMode, ImportSpec};
+use crate::file::records::{RawRecord, RecordReader, ResumePoint};
+use crate::rules::contact::Contact;
+use crate::rules::echo::echo;
+pub use crate::rules::first_occurrences::FirstOccurrences;
+use crate::rules::outcome::{ErrorCode, Rejection};
+use crate::rules::phone::{e164_key, PhoneParser};
+use crate::rules::plan::ColumnPlan;
+use crate::rules::refusal::{Refusal, MAX_COLUMNS, MAX_HEADER_BYTES};
+use crate::rules::report::{is_invisible_control, is_report_header, restore, REPORT_COLUMNS};
+use crate::rules::row::RowValidator;
+use crate::rules::spec::{DuplicateMode, ImportSpec};
 
 /// Rows read before planning: enough to rank phone columns, small enough to hold.
 pub const SAMPLE_ROWS: usize = 200;

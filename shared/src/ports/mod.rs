@@ -2,8 +2,12 @@
 //!
 //! Each trait has an AWS adapter (DynamoDB, SQS, S3), a local adapter (redb,
 //! in-process queues, a directory) and an in-memory one for tests; the
-//! contract suite in [`crate::contract`] holds all of them to the semantics
+//! contract suite in [`crate::ports::contract`] holds all of them to the semantics
 //! written here. No AWS type appears in these signatures.
+
+#[cfg(any(test, feature = "contract"))]
+pub mod contract;
+pub mod memory;
 
 use std::collections::{HashSet, VecDeque};
 use std::future::Future;
@@ -14,10 +18,10 @@ use tokio::runtime::Handle;
 
 use serde::{Deserialize, Serialize};
 
-use crate::contact::Contact;
 use crate::imports::{ChunkResult, ImportRecord, ImportStatus, ImportUpdate};
-use crate::outcome::WriteOutcome;
-use crate::spec::DuplicateMode;
+use crate::rules::contact::Contact;
+use crate::rules::outcome::WriteOutcome;
+use crate::rules::spec::DuplicateMode;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PortError {
@@ -198,7 +202,7 @@ pub fn contact_cursor(after: &str) -> PortResult<(&str, u64)> {
     contact_id_parts(after).ok_or_else(|| {
         PortError::Permanent(format!(
             "`{}` is not a contact id, so no page of contacts follows it",
-            crate::echo::echo(after)
+            crate::rules::echo::echo(after)
         ))
     })
 }
@@ -335,8 +339,8 @@ mod tests {
     /// The default join, which the in-memory store keeps.
     #[tokio::test(flavor = "multi_thread")]
     async fn the_default_join_writes_the_head_and_then_each_part() {
-        let objects = Arc::new(crate::memory::MemoryObjects::default());
-        crate::contract::objects_join_parts_in_order(objects).await;
+        let objects = Arc::new(crate::ports::memory::MemoryObjects::default());
+        crate::ports::contract::objects_join_parts_in_order(objects).await;
     }
 
     #[test]

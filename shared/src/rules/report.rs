@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::io::Write;
 
-use crate::outcome::Rejection;
+use crate::rules::outcome::Rejection;
 
 /// The columns a report puts before the file's own columns.
 pub const REPORT_COLUMNS: [&str; 4] = ["row", "error_code", "error_message", "guidance"];
@@ -165,7 +165,7 @@ impl<W: Write> ReportWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::ErrorCode;
+    use crate::rules::outcome::ErrorCode;
 
     #[test]
     fn formula_cells_are_neutralised_and_restored_exactly() {
@@ -209,8 +209,8 @@ mod tests {
             "\"row\",\"error_code\",\"error_message\",\"guidance\",\"phone\",\"a;b;c;d;e\"\n"
         );
         assert_eq!(
-            crate::input::detect_delimiter(text.as_bytes()),
-            crate::input::Delimiter::Comma
+            crate::file::input::detect_delimiter(text.as_bytes()),
+            crate::file::input::Delimiter::Comma
         );
     }
 

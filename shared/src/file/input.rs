@@ -8,8 +8,8 @@ use encoding_rs::{Encoding, UTF_16BE, UTF_16LE, WINDOWS_1252};
 use encoding_rs_io::{DecodeReaderBytes, DecodeReaderBytesBuilder};
 use serde::{Deserialize, Serialize};
 
-use crate::refusal::Refusal;
-use crate::vcard::{looks_like_vcard, VcardToCsv};
+use crate::file::vcard::{looks_like_vcard, VcardToCsv};
+use crate::rules::refusal::Refusal;
 
 /// How much of the file is looked at to tell what it is: its kind, its
 /// encoding, its delimiter.

@@ -9,7 +9,7 @@ use std::panic::{self, AssertUnwindSafe};
 
 use rlibphonenumber::{PhoneNumber, PhoneNumberFormat, ValidationError, PHONE_NUMBER_UTIL};
 
-use crate::spec::Country;
+use crate::rules::spec::Country;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParsedPhone {
