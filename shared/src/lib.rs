@@ -1,6 +1,7 @@
 //! The contact-import domain, shared by the Lambdas, the CLI and the tests.
 //! Nothing here knows about AWS. Its parts, each using only those above it
-//! (and `rules::refusal`, which says why a file is refused):
+//! (besides `rules::refusal`, which says why a file is refused, and the
+//! spec and phone rules that [`file::synthetic`] makes valid rows with):
 //!
 //! - [`file`]: bytes to records. The encoding and the delimiter
 //!   ([`file::input`]), rows numbered whatever the line endings, a quote
@@ -16,7 +17,7 @@
 //! - [`ports`]: what the pipeline needs from a store, an object store and a
 //!   queue; in-memory adapters ([`ports::memory`]: the local run's queue,
 //!   and the reference store the other stores are held to); the contract
-//!   suite every store passes ([`ports::contract`], behind the `contract`
+//!   suite every store passes (`ports::contract`, behind the `contract`
 //!   feature).
 //! - [`pipeline`]: the splitter, importer and finalizer over the ports, and
 //!   a runner that delivers their messages in one process.

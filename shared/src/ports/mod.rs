@@ -2,7 +2,7 @@
 //!
 //! Each trait has an AWS adapter (DynamoDB, SQS, S3), a local adapter (redb,
 //! in-process queues, a directory) and an in-memory one for tests; the
-//! contract suite in [`crate::ports::contract`] holds all of them to the semantics
+//! contract suite in `ports::contract` holds all of them to the semantics
 //! written here. No AWS type appears in these signatures.
 
 #[cfg(any(test, feature = "contract"))]
