@@ -1,9 +1,9 @@
 //! Headers: synonyms, folding, duplicates, spec mapping, refusals, custom
 //! fields and the consent column.
 
+use contact_import_core::rules::headers::Target;
 use contact_import_core::rules::headers::{Field, PhoneKind};
 use contact_import_core::rules::plan::MappingSource;
-use contact_import_core::rules::spec::Target;
 use contact_import_core::Refusal;
 
 use crate::support::{import, import_bytes, refusal};

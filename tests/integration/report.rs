@@ -1,10 +1,10 @@
 //! The error report: its columns, formula neutralising, and uploading the
 //! report itself again after fixing rows.
 
+use contact_import_core::rules::headers::Target;
 use contact_import_core::rules::plan::MappingSource;
 use contact_import_core::rules::refusal::MAX_COLUMNS;
 use contact_import_core::rules::report::REPORT_COLUMNS;
-use contact_import_core::rules::spec::Target;
 
 use crate::support::{import, import_bytes, import_with_dnc, read_csv, write_csv, Import};
 

@@ -7,9 +7,9 @@ use std::io::Read;
 use std::path::PathBuf;
 
 use contact_import_core::rules::engine::AcceptedRow;
+use contact_import_core::rules::headers::Target;
 use contact_import_core::rules::plan::{ColumnPlan, MappingSource};
 use contact_import_core::rules::report::ReportWriter;
-use contact_import_core::rules::spec::Target;
 use contact_import_core::{
     Contact, ContactFile, FileFacts, ImportSpec, Refusal, Rejection, RowOutcome, Screen, Tally,
     WriteOutcome,

@@ -13,8 +13,9 @@ use contact_import_core::ports::DoNotCallStore;
 use contact_import_core::rules::echo::echo;
 use contact_import_core::rules::engine::{FileStart, SAMPLE_ROWS};
 use contact_import_core::rules::headers::Field;
+use contact_import_core::rules::headers::Target;
 use contact_import_core::rules::phone::PhoneParser;
-use contact_import_core::rules::spec::{Country, Target};
+use contact_import_core::rules::spec::Country;
 use contact_import_core::{ContactFile, ImportSpec, Refusal};
 use serde_json::json;
 

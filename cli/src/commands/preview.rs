@@ -5,9 +5,9 @@ use std::io::{self, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use contact_import_core::file::input::{Delimiter, TextEncoding};
+use contact_import_core::rules::headers::Target;
 use contact_import_core::rules::outcome::Counted;
 use contact_import_core::rules::plan::{Column, MappingSource};
-use contact_import_core::rules::spec::Target;
 use contact_import_core::{
     Contact, ContactFile, ErrorCode, ImportSpec, Refusal, RowOutcome, Screen,
 };

@@ -1,8 +1,13 @@
 //! Standard contact fields and how spreadsheet headers are recognised as them.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 
-use crate::rules::spec::{Target, MAX_SECONDARY_PHONES};
+use crate::rules::echo::echo;
+
+/// Secondary numbers per contact, as the leads importers in the field allow.
+pub const MAX_SECONDARY_PHONES: u8 = 10;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -394,24 +399,126 @@ pub fn detect_target(header: &str) -> Option<(Target, usize)> {
         })
 }
 
-/// `secondary_phone_N` and `secondary_N_<field>` columns.
+/// `secondary_phone_N` and `secondary_N_<field>` columns: the names a spec
+/// maps to, written with any separators, read by the spec's own grammar.
 fn detect_secondary(normalised: &str) -> Option<Target> {
-    let rest = normalised.strip_prefix("secondary ")?;
-    let number = |digits: &str| -> Option<u8> {
-        digits
-            .parse::<u8>()
-            .ok()
-            .filter(|n| (1..=MAX_SECONDARY_PHONES).contains(n))
-    };
-    if let Some(digits) = rest.strip_prefix("phone ") {
-        return number(digits).map(Target::SecondaryPhone);
+    secondary_target(&normalised.replace(' ', "_"))?.ok()
+}
+
+/// Where a column's values go.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Target {
+    Field(Field),
+    Custom(String),
+    SecondaryPhone(u8),
+    SecondaryField(u8, String),
+    /// One more phone column: its number is the primary one when the
+    /// primary column is empty, and a secondary number otherwise.
+    AlternatePhone(PhoneKind),
+    /// The label of the phone column named like it with `Value` for
+    /// `Label` or `Type` (Google's `Phone 1 - Label`): the row's label for
+    /// that column's numbers.
+    PhoneLabel,
+    Ignore,
+}
+
+impl TryFrom<String> for Target {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        let text = value.trim();
+        match text {
+            "ignore" => return Ok(Target::Ignore),
+            "phone_label" => return Ok(Target::PhoneLabel),
+            _ => {}
+        }
+        if let Some(key) = text
+            .strip_prefix("custom:")
+            .or_else(|| text.strip_prefix("cf:"))
+        {
+            let key = custom_key(key);
+            return if key.is_empty() {
+                Err(format!("`{}` has an empty custom key; write custom:<key>, for example custom:lead_source", echo(&value)))
+            } else {
+                Ok(Target::Custom(key))
+            };
+        }
+        if let Some(field) = Field::from_name(text) {
+            return Ok(Target::Field(field));
+        }
+        if let Some(kind) = text.strip_prefix("phone:") {
+            return PhoneKind::from_name(kind)
+                .map(Target::AlternatePhone)
+                .ok_or_else(|| {
+                    format!(
+                        "`{}`: a phone column's kind is one of {}",
+                        echo(&value),
+                        phone_kinds()
+                    )
+                });
+        }
+        if let Some(target) = secondary_target(text) {
+            return target;
+        }
+        Err(format!(
+            "`{}` is not a field; expected one of {}, phone:<kind>, phone_label, secondary_phone_<n>, secondary_<n>_<key>, custom:<key> or ignore",
+            echo(&value),
+            Field::ALL.map(Field::name).join(", ")
+        ))
     }
-    let (digits, field) = rest.split_once(' ')?;
-    let key = custom_key(field);
-    (!key.is_empty())
-        .then_some(())
-        .and(number(digits))
-        .map(|n| Target::SecondaryField(n, key))
+}
+
+fn secondary_target(text: &str) -> Option<Result<Target, String>> {
+    let rest = text.strip_prefix("secondary_")?;
+    let check = |digits: &str| -> Result<u8, String> {
+        match digits.parse::<u8>() {
+            Ok(n) if (1..=MAX_SECONDARY_PHONES).contains(&n) => Ok(n),
+            _ => Err(format!(
+                "`{}`: secondary numbers go from 1 to {MAX_SECONDARY_PHONES}",
+                echo(text)
+            )),
+        }
+    };
+    if let Some(digits) = rest.strip_prefix("phone_") {
+        return Some(check(digits).map(Target::SecondaryPhone));
+    }
+    let (digits, key) = rest.split_once('_')?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let key = custom_key(key);
+    Some(check(digits).and_then(|n| {
+        if key.is_empty() {
+            Err(format!("`{}` has an empty field name", echo(text)))
+        } else {
+            Ok(Target::SecondaryField(n, key))
+        }
+    }))
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Field(field) => f.write_str(field.name()),
+            Target::Custom(key) => write!(f, "custom:{key}"),
+            Target::SecondaryPhone(n) => write!(f, "secondary_phone_{n}"),
+            Target::SecondaryField(n, key) => write!(f, "secondary_{n}_{key}"),
+            Target::AlternatePhone(kind) => write!(f, "phone:{}", kind.name()),
+            Target::PhoneLabel => f.write_str("phone_label"),
+            Target::Ignore => f.write_str("ignore"),
+        }
+    }
+}
+
+impl From<Target> for String {
+    fn from(target: Target) -> Self {
+        target.to_string()
+    }
+}
+
+fn phone_kinds() -> String {
+    PhoneKind::ALL.map(PhoneKind::name).join(", ")
 }
 
 #[cfg(test)]
