@@ -1,7 +1,8 @@
 //! Files that cannot be imported as they are: what they are told, and that
 //! the message names the problem and the fix.
 
-use contact_import_core::file::input::{Delimiter, NotText};
+use contact_import_core::file::input::Delimiter;
+use contact_import_core::rules::refusal::NotText;
 use contact_import_core::rules::refusal::{MAX_COLUMNS, MAX_HEADER_BYTES};
 use contact_import_core::{ContactFile, ImportSpec, Refusal};
 

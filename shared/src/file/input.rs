@@ -9,7 +9,7 @@ use encoding_rs_io::{DecodeReaderBytes, DecodeReaderBytesBuilder};
 use serde::{Deserialize, Serialize};
 
 use crate::file::vcard::{looks_like_vcard, VcardToCsv};
-use crate::rules::refusal::Refusal;
+use crate::rules::refusal::{NotText, Refusal};
 
 /// How much of the file is looked at to tell what it is: its kind, its
 /// encoding, its delimiter.
@@ -64,57 +64,6 @@ impl TextEncoding {
 impl fmt::Display for TextEncoding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.label())
-    }
-}
-
-/// A file that is not delimited text, told by its first bytes, so that the
-/// user hears what they uploaded rather than what its bytes look like as CSV.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NotText {
-    ExcelWorkbook,
-    OpenDocument,
-    LegacyOffice,
-    ZipArchive,
-    Gzip,
-    OtherArchive,
-    Pdf,
-    Utf32,
-    Binary,
-}
-
-impl NotText {
-    /// What the file is, as a sentence's subject complement.
-    pub fn what(self) -> &'static str {
-        match self {
-            NotText::ExcelWorkbook => "an Excel workbook (.xlsx)",
-            NotText::OpenDocument => "an OpenDocument spreadsheet (.ods)",
-            NotText::LegacyOffice => {
-                "an Excel 97-2003 workbook (.xls) or another Office 97-2003 document"
-            }
-            NotText::ZipArchive => "a zip archive",
-            NotText::Gzip => "a gzip-compressed file",
-            NotText::OtherArchive => "a compressed archive (7z, bzip2, xz or rar)",
-            NotText::Pdf => "a PDF document",
-            NotText::Utf32 => "text in UTF-32",
-            NotText::Binary => "binary data",
-        }
-    }
-
-    /// What to do instead.
-    pub fn fix(self) -> &'static str {
-        match self {
-            NotText::ExcelWorkbook | NotText::OpenDocument | NotText::LegacyOffice => {
-                "open it in your spreadsheet program, save the sheet as \"CSV UTF-8\", and upload the .csv file"
-            }
-            NotText::ZipArchive | NotText::Gzip | NotText::OtherArchive => {
-                "extract it and upload the CSV file inside"
-            }
-            NotText::Pdf => {
-                "export the contacts as CSV from the program that made the PDF, and upload that"
-            }
-            NotText::Utf32 => "save it as CSV UTF-8 and upload it again",
-            NotText::Binary => "export your contacts as a CSV file and upload that",
-        }
     }
 }
 

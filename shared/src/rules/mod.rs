@@ -1,6 +1,7 @@
 //! What a record means: the spec, the column plan, the row rules, the
 //! rules after them, and the report of the rows they reject.
 
+mod cells;
 pub mod contact;
 pub mod echo;
 pub mod engine;

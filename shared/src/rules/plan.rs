@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 use csv::StringRecord;
 use serde::{Deserialize, Serialize};
 
+use crate::rules::cells::first_number;
 use crate::rules::headers::{
     custom_key, detect_target, label_stem, normalise_header, phone_stem, Field, PhoneKind, Target,
 };
@@ -12,7 +13,6 @@ use crate::rules::layouts::{self, Layout, Meaning};
 use crate::rules::phone::PhoneParser;
 use crate::rules::refusal::{list_headers, Refusal};
 use crate::rules::report::report_columns;
-use crate::rules::row::first_number;
 use crate::rules::spec::{ImportSpec, Unmapped};
 
 /// A sampled column must hold at least this share of valid numbers to be
