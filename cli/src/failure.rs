@@ -3,14 +3,13 @@
 
 use std::fmt;
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use contact_import_core::pipeline::PipelineError;
 use contact_import_core::ports::PortError;
 use contact_import_core::Refusal;
 
-use crate::files::Unwritable;
 use crate::output::layout::one_line;
 
 /// Exit status for input the user has to fix.
@@ -264,3 +263,46 @@ mod tests {
         assert_eq!(bad.code(), "unknown_import");
     }
 }
+
+/// An output file that could not be created or written.
+#[derive(Debug)]
+pub struct Unwritable {
+    path: PathBuf,
+    what: &'static str,
+    done: &'static str,
+    error: io::Error,
+}
+
+impl Unwritable {
+    pub fn new(path: &Path, what: &'static str, done: &'static str, error: io::Error) -> Self {
+        Unwritable {
+            path: path.to_owned(),
+            what,
+            done,
+            error,
+        }
+    }
+
+    pub fn to_bad_input(&self) -> BadInput {
+        let why = match self.error.kind() {
+            io::ErrorKind::AlreadyExists => {
+                "it already exists; choose another path or delete it".to_owned()
+            }
+            _ => format!(
+                "{} cannot be {} there ({}); choose another path",
+                self.what,
+                self.done,
+                describe_io(&self.error)
+            ),
+        };
+        BadInput::other(self.path.display(), "unwritable_output", why)
+    }
+}
+
+impl fmt::Display for Unwritable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.to_bad_input())
+    }
+}
+
+impl std::error::Error for Unwritable {}

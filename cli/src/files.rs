@@ -7,7 +7,7 @@ use std::fs::{self, File, FileType};
 use std::io::{self, BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
-use crate::failure::{describe_io, BadInput};
+use crate::failure::{BadInput, Unwritable};
 
 /// The largest spec file read: a spec is a few hundred bytes of JSON, and
 /// unlike a contact file it is read whole.
@@ -202,46 +202,3 @@ impl Write for Output {
         self.file.flush().map_err(|e| self.failed(e))
     }
 }
-
-/// An output file that could not be created or written.
-#[derive(Debug)]
-pub struct Unwritable {
-    path: PathBuf,
-    what: &'static str,
-    done: &'static str,
-    error: io::Error,
-}
-
-impl Unwritable {
-    fn new(path: &Path, what: &'static str, done: &'static str, error: io::Error) -> Self {
-        Unwritable {
-            path: path.to_owned(),
-            what,
-            done,
-            error,
-        }
-    }
-
-    pub fn to_bad_input(&self) -> BadInput {
-        let why = match self.error.kind() {
-            io::ErrorKind::AlreadyExists => {
-                "it already exists; choose another path or delete it".to_owned()
-            }
-            _ => format!(
-                "{} cannot be {} there ({}); choose another path",
-                self.what,
-                self.done,
-                describe_io(&self.error)
-            ),
-        };
-        BadInput::other(self.path.display(), "unwritable_output", why)
-    }
-}
-
-impl fmt::Display for Unwritable {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.to_bad_input())
-    }
-}
-
-impl std::error::Error for Unwritable {}
