@@ -233,9 +233,9 @@ pub mod keys {
 
     pub const UPLOADS: &str = "uploads/";
     /// Staging copies and report parts, which the finalizer joins.
-    pub const WORK: &str = "work/";
+    pub(crate) const WORK: &str = "work/";
     /// Reports and summaries, which users download.
-    pub const REPORTS: &str = "reports/";
+    pub(crate) const REPORTS: &str = "reports/";
     /// The first folder of every key the pipeline builds.
     pub const PREFIXES: [&str; 3] = [UPLOADS, WORK, REPORTS];
     /// File types the splitter accepts: delimited text, and vCard files.

@@ -13,7 +13,7 @@ use crate::rules::refusal::{NotText, Refusal};
 
 /// How much of the file is looked at to tell what it is: its kind, its
 /// encoding, its delimiter.
-pub const HEAD_BYTES: usize = 64 * 1024;
+pub(crate) const HEAD_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TextEncoding {
@@ -68,7 +68,7 @@ impl fmt::Display for TextEncoding {
 }
 
 /// Recognises, from its first bytes, a file that is not text to read as CSV.
-pub fn sniff_not_text(head: &[u8]) -> Option<NotText> {
+pub(crate) fn sniff_not_text(head: &[u8]) -> Option<NotText> {
     const OLE2: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
     const ARCHIVES: [&[u8]; 4] = [
         &[0x37, 0x7A, 0xBC, 0xAF, 0x27, 0x1C],
@@ -139,7 +139,7 @@ fn mostly_control_bytes(head: &[u8]) -> bool {
 
 /// Chooses the encoding from the first bytes of a file. `complete` says the
 /// head is the whole file, so a multi-byte character cut at its end is an error.
-pub fn sniff_encoding(head: &[u8], complete: bool) -> TextEncoding {
+pub(crate) fn sniff_encoding(head: &[u8], complete: bool) -> TextEncoding {
     if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
         return TextEncoding::Utf8Bom;
     }
@@ -192,7 +192,7 @@ pub struct Utf8Reader<R: Read> {
 impl<R: Read> Utf8Reader<R> {
     /// Whether the bytes read differ from the file's (other than a BOM):
     /// the pipeline then stages the converted text for its chunks.
-    pub fn is_converted(&self) -> bool {
+    pub(crate) fn is_converted(&self) -> bool {
         !matches!(self.inner, Utf8Inner::Plain(_))
     }
 }
@@ -329,7 +329,7 @@ impl fmt::Display for Delimiter {
 
 /// The delimiter that occurs most often, outside quotes, in the first line
 /// of `utf8_head`; comma when the header is a single column.
-pub fn detect_delimiter(utf8_head: &[u8]) -> Delimiter {
+pub(crate) fn detect_delimiter(utf8_head: &[u8]) -> Delimiter {
     let mut counts = [0usize; 4];
     let mut quoted = false;
     for &byte in utf8_head {

@@ -11,7 +11,7 @@ use crate::file::input::Delimiter;
 
 /// The longest a row may be, in bytes of UTF-8. Far above any CRM export;
 /// it bounds memory on files that are not CSV (no line ends at all).
-pub const MAX_ROW_BYTES: u64 = 1 << 20;
+pub(crate) const MAX_ROW_BYTES: u64 = 1 << 20;
 
 /// Bytes one reading may read twice: after a quote that ran on, the lines
 /// it swallowed are read again as rows. This bounds the work on a file
@@ -118,7 +118,7 @@ impl<R: Read> RecordReader<R> {
     /// Takes back a record that its reader is done with, as the splitter's
     /// cut pass is with every record: the next record is read into it
     /// instead of a new allocation.
-    pub fn give_back(&mut self, record: ByteRecord) {
+    pub(crate) fn give_back(&mut self, record: ByteRecord) {
         // Reading a record into it clears it first.
         self.spare = Some(record);
     }

@@ -31,7 +31,7 @@ use encoding_rs::{Encoding, WINDOWS_1252};
 
 /// The most text of one card that is kept, decoded, binary properties not
 /// counted; also the longest physical line that is read.
-pub const MAX_CARD_BYTES: usize = 256 * 1024;
+pub(crate) const MAX_CARD_BYTES: usize = 256 * 1024;
 
 const PHONE_SLOTS: usize = 10;
 const EMAIL_SLOTS: usize = 3;
@@ -90,7 +90,7 @@ pub const HEADERS: [&str; 46] = [
 
 /// True when the first non-blank line (after a UTF-8 byte-order mark) is
 /// `BEGIN:VCARD`, in any case.
-pub fn looks_like_vcard(head: &[u8]) -> bool {
+pub(crate) fn looks_like_vcard(head: &[u8]) -> bool {
     let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
     let Some(start) = head.iter().position(|b| !b.is_ascii_whitespace()) else {
         return false;
@@ -134,7 +134,8 @@ impl<R: Read> VcardToCsv<R> {
     }
 
     /// Cards read so far.
-    pub fn cards(&self) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn cards(&self) -> u64 {
         self.cards
     }
 

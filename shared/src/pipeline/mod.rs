@@ -139,7 +139,7 @@ where
     /// splitter keeps the rows it checks, up to `places` chunks at a time,
     /// for the importers, so that the rules run once per row (see
     /// [`handoff`]).
-    pub fn sharing_checks(mut self, places: usize) -> Self {
+    pub(crate) fn sharing_checks(mut self, places: usize) -> Self {
         self.handoff = Some(Arc::new(Handoff::new(places)));
         self
     }

@@ -16,7 +16,8 @@ use crate::imports::{
     import_id_for, keys, ImportFailure, ImportRecord, ImportStatus, ImportUpdate,
 };
 use crate::ports::{MessageQueue, ObjectInfo, ObjectStore, QueueName, Store};
-use crate::rules::engine::{ContactFile, FileFacts, FirstOccurrences};
+use crate::rules::engine::{ContactFile, FileFacts};
+use crate::rules::first_occurrences::FirstOccurrences;
 use crate::rules::phone::e164_key;
 use crate::rules::plan::ColumnPlan;
 use crate::rules::refusal::Refusal;

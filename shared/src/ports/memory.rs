@@ -32,7 +32,8 @@ impl Faults {
     }
 
     /// The `n`th write from now on fails (1 is the next one); 0 disarms.
-    pub fn fail_write(&self, n: u64) {
+    #[cfg(test)]
+    pub(crate) fn fail_write(&self, n: u64) {
         let base = self.writes.load(Ordering::SeqCst);
         self.fail_at
             .store(if n == 0 { 0 } else { base + n }, Ordering::SeqCst);
@@ -97,7 +98,8 @@ impl MemoryStore {
     }
 
     /// Every stored contact of every tenant, for assertions.
-    pub fn all_contacts(&self) -> Vec<StoredContact> {
+    #[cfg(test)]
+    pub(crate) fn all_contacts(&self) -> Vec<StoredContact> {
         self.state().contacts.values().cloned().collect()
     }
 }
@@ -430,7 +432,7 @@ impl MemoryQueue {
     }
 
     /// Ends a wait in [`Self::sent`], or the next one.
-    pub fn wake(&self) {
+    pub(crate) fn wake(&self) {
         self.sent.notify_one();
     }
 

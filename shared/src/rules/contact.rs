@@ -63,7 +63,7 @@ pub struct SecondaryContact {
     pub fields: BTreeMap<String, String>,
 }
 
-pub const DEFAULT_PRIORITY: u32 = 1;
+pub(crate) const DEFAULT_PRIORITY: u32 = 1;
 
 impl Contact {
     pub fn effective_priority(&self) -> u32 {

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 /// The characters of a value that a message repeats.
-pub const ECHO_CHARS: usize = 40;
+pub(crate) const ECHO_CHARS: usize = 40;
 
 /// `value` as a message repeats it: whole when it has at most
 /// [`ECHO_CHARS`] characters, else its first [`ECHO_CHARS`] followed by

@@ -12,7 +12,7 @@ use crate::file::input::{
 use crate::file::records::{RawRecord, RecordReader, ResumePoint};
 use crate::rules::contact::Contact;
 use crate::rules::echo::echo;
-pub use crate::rules::first_occurrences::FirstOccurrences;
+use crate::rules::first_occurrences::FirstOccurrences;
 use crate::rules::outcome::{ErrorCode, Rejection};
 use crate::rules::phone::{e164_key, PhoneParser};
 use crate::rules::plan::ColumnPlan;
@@ -195,7 +195,7 @@ impl<R: Read> ContactFile<R> {
     }
 
     /// Where the first data record starts, in the UTF-8 stream.
-    pub fn data_start(&self) -> ResumePoint {
+    pub(crate) fn data_start(&self) -> ResumePoint {
         self.data_start
     }
 
@@ -205,7 +205,7 @@ impl<R: Read> ContactFile<R> {
 
     /// The next data record, sampled ones first.
     /// See [`RecordReader::give_back`].
-    pub fn give_back(&mut self, record: ByteRecord) {
+    pub(crate) fn give_back(&mut self, record: ByteRecord) {
         self.records.give_back(record);
     }
 
@@ -308,7 +308,7 @@ impl<'a> Screen<'a> {
     }
 
     /// The outcome of a row that passed validation.
-    pub fn screen_accepted(
+    pub(crate) fn screen_accepted(
         &mut self,
         validator: &RowValidator,
         accepted: AcceptedRow,

@@ -28,7 +28,7 @@ const PAYLOAD_BITS: u32 = 63 - SHIFT_BITS;
 
 /// The first row of the file with each number; later ones are duplicates.
 #[derive(Debug, Default)]
-pub struct FirstOccurrences {
+pub(crate) struct FirstOccurrences {
     slots: Vec<u64>,
     /// Bits of a slot's row: the rest of its payload holds the low part.
     row_bits: u32,
@@ -58,7 +58,7 @@ impl FirstOccurrences {
 
     /// The earlier row with the number of this [`crate::rules::phone::e164_key`],
     /// or None when this row is the first.
-    pub fn earlier_row(&mut self, key: u64, row: u64) -> Option<u64> {
+    pub(crate) fn earlier_row(&mut self, key: u64, row: u64) -> Option<u64> {
         if slots_for(self.len + 1) > self.slots.len() {
             self.resize(slots_for(self.len + 1).max(2 * self.slots.len()));
         }

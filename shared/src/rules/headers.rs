@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::rules::echo::echo;
 
 /// Secondary numbers per contact, as the leads importers in the field allow.
-pub const MAX_SECONDARY_PHONES: u8 = 10;
+pub(crate) const MAX_SECONDARY_PHONES: u8 = 10;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -79,7 +79,7 @@ impl Field {
         }
     }
 
-    pub fn from_name(name: &str) -> Option<Field> {
+    pub(crate) fn from_name(name: &str) -> Option<Field> {
         Field::ALL.into_iter().find(|field| field.name() == name)
     }
 
@@ -169,7 +169,7 @@ impl Field {
 
 /// Trims, folds case and treats space, `_` and `-` alike, so that
 /// "First_Name", "first-name" and " FIRST NAME " compare equal.
-pub fn normalise_header(header: &str) -> String {
+pub(crate) fn normalise_header(header: &str) -> String {
     let mut out = String::with_capacity(header.len());
     for word in header
         .trim()
@@ -185,7 +185,7 @@ pub fn normalise_header(header: &str) -> String {
 }
 
 /// The custom-field key for a header: lower case, words joined by `_`.
-pub fn custom_key(header: &str) -> String {
+pub(crate) fn custom_key(header: &str) -> String {
     let mut key = String::with_capacity(header.len());
     for c in header.trim().chars().flat_map(char::to_lowercase) {
         if c.is_alphanumeric() {
@@ -238,7 +238,7 @@ impl PhoneKind {
         }
     }
 
-    pub fn from_name(name: &str) -> Option<PhoneKind> {
+    pub(crate) fn from_name(name: &str) -> Option<PhoneKind> {
         PhoneKind::ALL.into_iter().find(|kind| kind.name() == name)
     }
 
@@ -292,7 +292,7 @@ const NOT_A_NUMBER: [&str; 17] = [
 /// The kind of phone number a header names, or None when it names none.
 /// Words come apart at spaces, punctuation and camelCase, so that
 /// `MobilePhone`, `Mobile Phone` and `Person - Phone - Mobile` read alike.
-pub fn phone_kind(header: &str) -> Option<PhoneKind> {
+pub(crate) fn phone_kind(header: &str) -> Option<PhoneKind> {
     let words = header_words(header);
     let has = |candidates: &[&str]| words.iter().any(|w| candidates.contains(&w.as_str()));
     let named_phone = has(&PHONE_WORDS)
@@ -377,7 +377,7 @@ pub(crate) fn header_words(header: &str) -> Vec<String> {
 /// What auto-detection makes of a header, with its rank among the synonyms
 /// (0 is the plainest spelling), or None for a column it does not recognise.
 /// Every phone column is found, with its kind; the plan chooses the primary.
-pub fn detect_target(header: &str) -> Option<(Target, usize)> {
+pub(crate) fn detect_target(header: &str) -> Option<(Target, usize)> {
     let normalised = normalise_header(header);
     if let Some(target) = detect_secondary(&normalised) {
         return Some((target, 0));

@@ -9,7 +9,7 @@ use crate::rules::headers::{normalise_header, Field, PhoneKind};
 
 /// What a column of a recognised layout holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Meaning {
+pub(crate) enum Meaning {
     Field(Field),
     Phone(PhoneKind),
     /// Kept as the spec's `unmapped` says, whatever its header looks like.
@@ -49,7 +49,7 @@ const GOOGLE_COLUMNS: &[(&str, Meaning)] = &[
 ];
 
 /// Every layout, most specific first where their signatures overlap.
-pub const LAYOUTS: &[Layout] = &[
+pub(crate) const LAYOUTS: &[Layout] = &[
     Layout {
         name: "vCard",
         signature: &["card", "vcard", "phone 1 label", "phone 1 value"],
@@ -212,7 +212,7 @@ impl Layout {
     }
 
     /// What the column means in this layout, where the generic rules miss it.
-    pub fn meaning(&self, header: &str) -> Option<Meaning> {
+    pub(crate) fn meaning(&self, header: &str) -> Option<Meaning> {
         let normalised = normalise_header(self.strip_prefix(header));
         let numbered = numbers_as_hash(&normalised);
         self.columns

@@ -5,7 +5,7 @@ mod cells;
 pub mod contact;
 pub mod echo;
 pub mod engine;
-mod first_occurrences;
+pub(crate) mod first_occurrences;
 pub mod headers;
 pub mod layouts;
 pub mod outcome;

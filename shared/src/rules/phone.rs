@@ -175,7 +175,7 @@ fn is_valid(number: &PhoneNumber, default: rlibphonenumber::Region) -> bool {
 
 /// An E.164 number as one integer: a compact key for in-file duplicates.
 /// E.164 has at most 15 digits and never starts with 0 after the `+`.
-pub fn e164_key(e164: &str) -> u64 {
+pub(crate) fn e164_key(e164: &str) -> u64 {
     e164.trim_start_matches('+')
         .bytes()
         .fold(0u64, |acc, b| acc * 10 + u64::from(b - b'0'))

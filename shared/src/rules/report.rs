@@ -13,7 +13,7 @@ pub const REPORT_COLUMNS: [&str; 4] = ["row", "error_code", "error_message", "gu
 /// is a report uploaded again after fixes: wherever the user moved them.
 /// Where a name appears twice (the file itself had a `row` column), the
 /// report's is the first, as the report writes its columns first.
-pub fn report_columns(headers: &[String]) -> Option<[usize; 4]> {
+pub(crate) fn report_columns(headers: &[String]) -> Option<[usize; 4]> {
     if headers.len() <= REPORT_COLUMNS.len() {
         return None;
     }
@@ -25,7 +25,7 @@ pub fn report_columns(headers: &[String]) -> Option<[usize; 4]> {
 }
 
 /// Whether a file's headers are those of a report, uploaded again after fixes.
-pub fn is_report_header(headers: &[String]) -> bool {
+pub(crate) fn is_report_header(headers: &[String]) -> bool {
     report_columns(headers).is_some()
 }
 
@@ -57,14 +57,14 @@ pub fn neutralise(cell: &str) -> Cow<'_, str> {
 }
 
 /// Control characters (NUL, escape, ...) that no spreadsheet shows.
-pub fn is_invisible_control(c: char) -> bool {
+pub(crate) fn is_invisible_control(c: char) -> bool {
     c.is_ascii_control() && !matches!(c, '\t' | '\n' | '\r')
 }
 
 /// A cell as the report writes it: without invisible control characters,
 /// which would make the report look like binary data when uploaded again,
 /// and inert in spreadsheets.
-pub fn report_cell(cell: &str) -> Cow<'_, str> {
+pub(crate) fn report_cell(cell: &str) -> Cow<'_, str> {
     // Bytes, not chars: an ASCII control is one byte that no longer UTF-8
     // sequence holds. Every rejected row's every cell passes here: a fold
     // without an early exit is vectorised, where `any` goes byte by byte.
@@ -120,7 +120,7 @@ impl<W: Write> ReportWriter<W> {
     }
 
     /// A report part that continues another report, as the pipeline's chunks write.
-    pub fn without_header(sink: W) -> Self {
+    pub(crate) fn without_header(sink: W) -> Self {
         ReportWriter {
             // Rows with extra values keep them, so records may be longer than the header.
             writer: csv::WriterBuilder::new().flexible(true).from_writer(sink),

@@ -70,7 +70,7 @@ fn row_tags(cell: &str) -> impl Iterator<Item = &str> {
 
 /// The longest a value may be, in bytes: above Excel's 32,767 characters
 /// in any script.
-pub const MAX_CELL_BYTES: usize = 128 * 1024;
+pub(crate) const MAX_CELL_BYTES: usize = 128 * 1024;
 
 /// Consent values that let a row through, compared trimmed and in any case.
 const CONSENT_YES: [&str; 8] = [
@@ -373,7 +373,7 @@ impl RowValidator {
     /// The primary number of a record that passes every rule, or None:
     /// what the splitter needs to find in-file duplicates, without the
     /// contact or the report line that [`Self::check`] builds.
-    pub fn passing_number(&self, raw: RawRecord) -> Option<String> {
+    pub(crate) fn passing_number(&self, raw: RawRecord) -> Option<String> {
         if raw.quote_never_closed {
             return None;
         }

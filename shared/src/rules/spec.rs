@@ -42,7 +42,7 @@ pub struct ImportSpec {
 
 impl ImportSpec {
     /// Where a kind of phone column stands in the preference (0 first).
-    pub fn phone_preference(&self, kind: PhoneKind) -> usize {
+    pub(crate) fn phone_preference(&self, kind: PhoneKind) -> usize {
         self.phone_order
             .iter()
             .chain(
