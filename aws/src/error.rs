@@ -116,7 +116,7 @@ impl RetryPolicy {
     /// exponential, capped, with "equal jitter" (half the wait fixed, half
     /// random) so that concurrent writers that failed together do not come
     /// back together, and none comes back at once.
-    pub fn delay(&self, attempt: u32) -> Duration {
+    pub(crate) fn delay(&self, attempt: u32) -> Duration {
         let ceiling = self
             .base_delay
             .saturating_mul(1u32 << attempt.min(16))

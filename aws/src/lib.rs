@@ -20,7 +20,7 @@ mod objects;
 mod queue;
 
 pub use clients::{pipeline, Adapters, AwsSettings, Clients, ConfigError};
-pub use dynamo::{create_table, item_size, DynamoStore};
+pub use dynamo::{create_table, DynamoStore};
 pub use error::RetryPolicy;
-pub use objects::{AwsObjects, IMPORT_SPEC_METADATA, PART_SIZE, TABLE_TAG};
-pub use queue::{AwsQueue, BATCH_BYTES, BATCH_MESSAGES};
+pub use objects::{AwsObjects, PART_SIZE, TABLE_TAG};
+pub use queue::AwsQueue;

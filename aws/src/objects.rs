@@ -18,7 +18,7 @@ use crate::error::{sdk_error, service_code};
 pub const PART_SIZE: usize = 8 * 1024 * 1024;
 
 /// The user metadata key of the import spec (`x-amz-meta-import-spec`).
-pub const IMPORT_SPEC_METADATA: &str = "import-spec";
+pub(crate) const IMPORT_SPEC_METADATA: &str = "import-spec";
 
 /// The bucket tag naming the stack's table, which the template sets, so
 /// that the bucket alone leads an operator's tools to the whole stack.

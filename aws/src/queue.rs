@@ -7,10 +7,10 @@ use futures_util::FutureExt;
 use crate::error::{is_transient_code, sdk_error, RetryPolicy};
 
 /// SendMessageBatch takes at most this many messages...
-pub const BATCH_MESSAGES: usize = 10;
+pub(crate) const BATCH_MESSAGES: usize = 10;
 /// ...and at most this many bytes of bodies in all (the classic SQS limit,
 /// which every queue accepts).
-pub const BATCH_BYTES: usize = 256 * 1024;
+pub(crate) const BATCH_BYTES: usize = 256 * 1024;
 
 /// The chunk queue and the finalize queue.
 #[derive(Debug, Clone)]

@@ -813,7 +813,7 @@ mod tests {
         let write = typical();
         let own = Own::new(target(DuplicateMode::Skip), &write);
         let item = own.claim_item().unwrap();
-        let size = crate::item_size(&item);
+        let size = crate::dynamo::item_size(&item);
         assert!(
             size < 1024,
             "the key item is {size} bytes: more than 1 write unit"
@@ -827,7 +827,7 @@ mod tests {
             })
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        assert!(crate::item_size(&projected) < 1024);
+        assert!(crate::dynamo::item_size(&projected) < 1024);
         // No other index sees an insert.
         for absent in [attr::GSI2_PK, attr::GSI3_PK] {
             assert!(!item.contains_key(absent), "{absent}");

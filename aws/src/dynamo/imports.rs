@@ -97,7 +97,9 @@ pub fn import_item(record: &ImportRecord) -> PortResult<Item> {
 
 /// The attributes an update SETs: exactly what [`ImportRecord::apply`]
 /// changes, field by field.
-pub fn update_values(update: &ImportUpdate) -> PortResult<Vec<(&'static str, AttributeValue)>> {
+pub(crate) fn update_values(
+    update: &ImportUpdate,
+) -> PortResult<Vec<(&'static str, AttributeValue)>> {
     let mut values = vec![
         (STATUS, s(status_text(update.status))),
         (UPDATED_AT, s(&update.now)),
@@ -138,7 +140,7 @@ pub fn update_values(update: &ImportUpdate) -> PortResult<Vec<(&'static str, Att
 use aws_sdk_dynamodb::types::AttributeValue;
 
 /// The record an item holds: its body with the top-level attributes laid over.
-pub fn record_from_item(item: &Item) -> PortResult<ImportRecord> {
+pub(crate) fn record_from_item(item: &Item) -> PortResult<ImportRecord> {
     let mut record: ImportRecord = get_json(item, attr::BODY)?;
     if let Some(status) = get_s(item, STATUS) {
         record.status = serde_json::from_value(serde_json::Value::String(status.to_owned()))

@@ -13,13 +13,13 @@ use std::borrow::Cow;
 use contact_import_core::ports::{PortError, PortResult};
 
 /// Shards of the contacts-by-destination index per scope.
-pub const SHARDS: u64 = 16;
+pub(crate) const SHARDS: u64 = 16;
 
-pub const KEY_SK: &str = "#KEY";
-pub const IMPORT_SK: &str = "#IMPORT";
-pub const DNC_SK: &str = "#DNC";
-pub const CHUNK_PREFIX: &str = "CHUNK#";
-pub const CONTACT_PREFIX: &str = "C#";
+pub(crate) const KEY_SK: &str = "#KEY";
+pub(crate) const IMPORT_SK: &str = "#IMPORT";
+pub(crate) const DNC_SK: &str = "#DNC";
+pub(crate) const CHUNK_PREFIX: &str = "CHUNK#";
+pub(crate) const CONTACT_PREFIX: &str = "C#";
 
 /// A tenant fit to be a key segment, or a permanent error.
 pub fn tenant(tenant: &str) -> PortResult<&str> {
@@ -70,59 +70,59 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 
 /// The partition of one number in one scope: its dedupe key (`#KEY`) and,
 /// in create mode, its contacts (`C#<id>`).
-pub fn number_pk(tenant: &str, scope: &str, e164: &str) -> String {
+pub(crate) fn number_pk(tenant: &str, scope: &str, e164: &str) -> String {
     format!("T#{tenant}#N#{}#{}", escape(scope), escape(e164))
 }
 
-pub fn contact_sk(contact_id: &str) -> String {
+pub(crate) fn contact_sk(contact_id: &str) -> String {
     format!("{CONTACT_PREFIX}{contact_id}")
 }
 
 /// GSI1 partition: one shard of one scope's contacts.
-pub fn gsi1_pk(tenant: &str, scope: &str, shard: u64) -> String {
+pub(crate) fn gsi1_pk(tenant: &str, scope: &str, shard: u64) -> String {
     format!("T#{tenant}#S#{}#{shard}", escape(scope))
 }
 
 /// GSI3 partition: the contacts one import updated (but did not create) in one scope.
-pub fn gsi3_pk(tenant: &str, import_id: &str, scope: &str) -> String {
+pub(crate) fn gsi3_pk(tenant: &str, import_id: &str, scope: &str) -> String {
     format!("T#{tenant}#U#{}#{}", escape(import_id), escape(scope))
 }
 
 /// The registry of a tenant's scopes; one item per scope, sorted by scope.
-pub fn scopes_pk(tenant: &str) -> String {
+pub(crate) fn scopes_pk(tenant: &str) -> String {
     format!("T#{tenant}#SCOPES")
 }
 
-pub fn dnc_pk(tenant: &str, e164: &str) -> String {
+pub(crate) fn dnc_pk(tenant: &str, e164: &str) -> String {
     format!("T#{tenant}#DNC#{}", escape(e164))
 }
 
 /// The partition of one import: its record and its chunk markers.
-pub fn import_pk(tenant: &str, import_id: &str) -> String {
+pub(crate) fn import_pk(tenant: &str, import_id: &str) -> String {
     format!("T#{tenant}#I#{}", escape(import_id))
 }
 
-pub fn chunk_sk(index: u32) -> String {
+pub(crate) fn chunk_sk(index: u32) -> String {
     format!("{CHUNK_PREFIX}{index:06}")
 }
 
 /// GSI2 partition: a tenant's imports.
-pub fn gsi2_pk(tenant: &str) -> String {
+pub(crate) fn gsi2_pk(tenant: &str) -> String {
     format!("T#{tenant}#IMPORTS")
 }
 
 /// GSI2 sort key: by creation time, then id.
-pub fn gsi2_sk(created_at: &str, import_id: &str) -> String {
+pub(crate) fn gsi2_sk(created_at: &str, import_id: &str) -> String {
     format!("{created_at}#{}", escape(import_id))
 }
 
 /// A page token of a tenant-wide listing: the scope and the last contact id.
-pub fn page_token(scope: &str, contact_id: &str) -> String {
+pub(crate) fn page_token(scope: &str, contact_id: &str) -> String {
     format!("{}#{contact_id}", escape(scope))
 }
 
 /// `(scope, contact id)` of a page token; a bare contact id (no `#`) has no scope.
-pub fn parse_page_token(token: &str) -> (Option<String>, &str) {
+pub(crate) fn parse_page_token(token: &str) -> (Option<String>, &str) {
     match token.split_once('#') {
         Some((scope, id)) => (Some(unescape(scope)), id),
         None => (None, token),

@@ -29,7 +29,7 @@ use contact_import_core::ports::{PortError, PortResult};
 
 use crate::error::{sdk_error, service_code, RetryPolicy};
 
-pub use imports::{import_item, record_from_item, update_values};
+pub use imports::import_item;
 
 /// An item as the SDK holds it.
 pub type Item = HashMap<String, AttributeValue>;
@@ -38,26 +38,26 @@ pub type Item = HashMap<String, AttributeValue>;
 pub mod attr {
     pub const PK: &str = "pk";
     pub const SK: &str = "sk";
-    pub const BODY: &str = "body";
-    pub const VERSION: &str = "ver";
-    pub const CONTACT_ID: &str = "contact_id";
+    pub(crate) const BODY: &str = "body";
+    pub(crate) const VERSION: &str = "ver";
+    pub(crate) const CONTACT_ID: &str = "contact_id";
     pub const IMPORT_ID: &str = "import_id";
-    pub const ROW: &str = "row";
-    pub const SCOPE: &str = "scope";
-    pub const PHONE: &str = "phone";
+    pub(crate) const ROW: &str = "row";
+    pub(crate) const SCOPE: &str = "scope";
+    pub(crate) const PHONE: &str = "phone";
     pub const EXPIRES_AT: &str = "expires_at";
-    pub const GSI1_PK: &str = "gsi1pk";
-    pub const GSI1_SK: &str = "gsi1sk";
-    pub const GSI2_PK: &str = "gsi2pk";
-    pub const GSI2_SK: &str = "gsi2sk";
-    pub const GSI3_PK: &str = "gsi3pk";
-    pub const GSI3_SK: &str = "gsi3sk";
+    pub(crate) const GSI1_PK: &str = "gsi1pk";
+    pub(crate) const GSI1_SK: &str = "gsi1sk";
+    pub(crate) const GSI2_PK: &str = "gsi2pk";
+    pub(crate) const GSI2_SK: &str = "gsi2sk";
+    pub(crate) const GSI3_PK: &str = "gsi3pk";
+    pub(crate) const GSI3_SK: &str = "gsi3sk";
 }
 
 /// Index names.
-pub const GSI1: &str = "gsi1";
-pub const GSI2: &str = "gsi2";
-pub const GSI3: &str = "gsi3";
+pub(crate) const GSI1: &str = "gsi1";
+pub(crate) const GSI2: &str = "gsi2";
+pub(crate) const GSI3: &str = "gsi3";
 
 /// Every global secondary index: its name, partition key and sort key.
 pub const INDEXES: [(&str, &str, &str); 3] = [
@@ -67,7 +67,7 @@ pub const INDEXES: [(&str, &str, &str); 3] = [
 ];
 
 /// How long a chunk marker is kept: long after its import has finished.
-pub const CHUNK_MARKER_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+pub(crate) const CHUNK_MARKER_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// Per-row requests one store call keeps in flight: about 16 / latency
 /// requests a second for one importer (docs/aws-cost.md).
@@ -277,7 +277,8 @@ pub(crate) fn fresh_token() -> String {
 
 /// The approximate size DynamoDB bills for an item: attribute names plus
 /// values (strings as UTF-8, numbers about one byte per two digits).
-pub fn item_size(item: &Item) -> usize {
+#[cfg(test)]
+pub(crate) fn item_size(item: &Item) -> usize {
     fn value_size(value: &AttributeValue) -> usize {
         match value {
             AttributeValue::S(s) => s.len(),

@@ -48,7 +48,9 @@ impl Config {
     }
 
     /// Reads the variables through `var`, so that tests need not touch the environment.
-    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Config, FunctionConfigError> {
+    pub(crate) fn from_vars(
+        var: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, FunctionConfigError> {
         let chunk_rows = match var(CHUNK_ROWS).filter(|v| !v.is_empty()) {
             None => DEFAULT_CHUNK_ROWS,
             Some(value) => match value.parse::<u64>() {
@@ -108,7 +110,7 @@ pub fn init_tracing() {
 }
 
 /// Object keys in S3 events are URL-encoded, with `+` for a space.
-pub fn decode_key(key: &str) -> String {
+pub(crate) fn decode_key(key: &str) -> String {
     percent_decode_str(&key.replace('+', " "))
         .decode_utf8_lossy()
         .into_owned()
@@ -172,7 +174,7 @@ where
 /// Runs `handle` on each message of a batch, one at a time, each in a span
 /// naming its message id, and reports the failed ones so that SQS retries
 /// only those.
-pub async fn each_message<F, Fut>(event: SqsEvent, handle: F) -> SqsBatchResponse
+pub(crate) async fn each_message<F, Fut>(event: SqsEvent, handle: F) -> SqsBatchResponse
 where
     F: Fn(String) -> Fut,
     Fut: Future<Output = Result<(), PipelineError>>,
