@@ -1240,6 +1240,7 @@ mod tests {
     use std::pin::pin;
     use std::task::{Context, Poll, Waker};
 
+    use contact_import_core::ports::contract::{self, target};
     use contact_import_core::ports::memory::MemoryStore;
     use contact_import_core::ports::{ContactStore, Store};
     use contact_import_core::rules::spec::ImportSpec;
@@ -1253,28 +1254,9 @@ mod tests {
         (store, dir)
     }
 
+    /// A contact with one tag.
     fn contact(phone: &str, first_name: &str, tag: &str) -> Contact {
-        Contact {
-            phone: phone.to_owned(),
-            phone_raw: phone.to_owned(),
-            first_name: Some(first_name.to_owned()),
-            tags: vec![tag.to_owned()],
-            ..Contact::default()
-        }
-    }
-
-    fn target<'a>(
-        tenant: &'a str,
-        import_id: &'a str,
-        scope: &'a str,
-        mode: DuplicateMode,
-    ) -> WriteTarget<'a> {
-        WriteTarget {
-            tenant,
-            import_id,
-            scope,
-            mode,
-        }
+        contract::contact(phone, first_name, &[tag])
     }
 
     fn record(tenant: &str, import_id: &str, created_at: &str) -> ImportRecord {

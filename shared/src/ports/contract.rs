@@ -54,7 +54,8 @@ macro_rules! store_contract_tests {
     };
 }
 
-fn unique(prefix: &str) -> String {
+/// A name no earlier run, and no other call of this run, used.
+pub fn unique(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
@@ -64,7 +65,8 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}-{nanos}-{}", NEXT.fetch_add(1, Ordering::SeqCst))
 }
 
-fn contact(phone: &str, first_name: &str, tags: &[&str]) -> Contact {
+/// A contact with a name and tags, as a row of a file makes it.
+pub fn contact(phone: &str, first_name: &str, tags: &[&str]) -> Contact {
     Contact {
         phone: phone.to_owned(),
         phone_raw: phone.to_owned(),
@@ -84,7 +86,8 @@ fn rows(contacts: &[(u64, Contact)]) -> Vec<ContactWrite> {
         .collect()
 }
 
-fn target<'a>(
+/// Where a batch of rows goes.
+pub fn target<'a>(
     tenant: &'a str,
     import_id: &'a str,
     scope: &'a str,

@@ -2,11 +2,11 @@
 //! `scripts/test` starts and points `AWS_ENDPOINT_URL` at), names no run
 //! used before, and contacts to write.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use aws_config::{BehaviorVersion, SdkConfig};
 use contact_import_aws::{create_table, AwsSettings, Clients, DynamoStore};
-use contact_import_core::Contact;
+
+/// The contract suite's own: one definition for every test.
+pub use contact_import_core::ports::contract::{contact, unique};
 
 /// Stops a test that needs moto, saying how to run it, when none is set up.
 pub fn require_moto() {
@@ -24,16 +24,6 @@ pub async fn sdk_config() -> SdkConfig {
 
 pub async fn clients() -> Clients {
     Clients::new(&sdk_config().await)
-}
-
-/// A name no earlier run, and no other call of this run, used.
-pub fn unique(prefix: &str) -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    format!("{prefix}-{nanos}-{}", NEXT.fetch_add(1, Ordering::SeqCst))
 }
 
 /// A new table. Each case gets its own: moto undoes a cancelled transaction
@@ -84,16 +74,5 @@ pub async fn new_resources(clients: &Clients) -> AwsSettings {
         table: new_table(clients).await,
         chunk_queue_url: new_queue(clients, "chunks").await,
         finalize_queue_url: new_queue(clients, "finalize").await,
-    }
-}
-
-/// A contact with a name and tags, as a row of a file makes it.
-pub fn contact(phone: &str, first_name: &str, tags: &[&str]) -> Contact {
-    Contact {
-        phone: phone.to_owned(),
-        phone_raw: phone.to_owned(),
-        first_name: Some(first_name.to_owned()),
-        tags: tags.iter().map(|t| t.to_string()).collect(),
-        ..Contact::default()
     }
 }
