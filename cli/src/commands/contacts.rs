@@ -181,12 +181,7 @@ async fn table<B: Backend>(pages: &Pages<'_, B>, out: &mut impl Write) -> Result
     let count = pages
         .each(|stored| {
             let contact = &stored.contact;
-            let name = [&contact.first_name, &contact.last_name]
-                .into_iter()
-                .flatten()
-                .map(String::as_str)
-                .collect::<Vec<_>>()
-                .join(" ");
+            let name = contact.full_name();
             writeln!(
                 out,
                 "{} {} {} {} {} {:>7}",

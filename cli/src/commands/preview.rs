@@ -308,12 +308,7 @@ fn render_contact(row: u64, contact: &Contact, out: &mut impl Write) -> io::Resu
     if let Some(extension) = &contact.extension {
         phone.push_str(&format!(" ext. {extension}"));
     }
-    let name = [&contact.first_name, &contact.last_name]
-        .into_iter()
-        .flatten()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .join(" ");
+    let name = contact.full_name();
     let mut head = vec![format!("row {row}"), phone];
     head.extend(
         [name, contact.email.clone().unwrap_or_default()]

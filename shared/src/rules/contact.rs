@@ -66,6 +66,16 @@ pub struct SecondaryContact {
 pub(crate) const DEFAULT_PRIORITY: u32 = 1;
 
 impl Contact {
+    /// The first and last names, as one would say them; empty when both are.
+    pub fn full_name(&self) -> String {
+        [&self.first_name, &self.last_name]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
     pub fn effective_priority(&self) -> u32 {
         self.priority.unwrap_or(DEFAULT_PRIORITY)
     }
