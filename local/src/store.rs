@@ -1430,6 +1430,33 @@ mod tests {
         }
     }
 
+    /// A batch delivered again with rows between the ones an earlier
+    /// delivery wrote stores the new contacts around the stored ones,
+    /// leaves those as they were, and answers as the memory store does.
+    #[tokio::test]
+    async fn a_redelivered_batch_appends_between_the_rows_already_written() {
+        let (redb, _dir) = fresh();
+        let memory = MemoryStore::default();
+        let write = |row: u64| ContactWrite {
+            row,
+            contact: contact(&format!("+1415555{row:04}"), "Ann", "a"),
+        };
+        let earlier: Vec<ContactWrite> = [2, 5, 6].map(write).to_vec();
+        let again: Vec<ContactWrite> = (1..=8).map(write).collect();
+        for mode in [DuplicateMode::Skip, DuplicateMode::Create] {
+            let at = target("t1", "imp-a", "contacts", mode);
+            for batch in [&earlier, &again, &again] {
+                let outcomes = redb.write_contacts(at, batch).await.unwrap();
+                assert_eq!(outcomes, memory.write_contacts(at, batch).await.unwrap());
+                assert!(outcomes.iter().all(|o| *o == WriteOutcome::Inserted));
+            }
+            let all = ContactFilter::default();
+            let stored = listed(&redb, "t1", &all).await;
+            assert_eq!(stored, listed(&memory, "t1", &all).await);
+            assert_eq!(stored.len(), 8);
+        }
+    }
+
     /// An `update` row merged in a snapshot, whose contact another import
     /// changes before the writer takes it, is merged again by the writer:
     /// the other import's change is kept, as the memory store keeps it.
